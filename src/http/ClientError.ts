@@ -1,0 +1,29 @@
+// Requests node:http refuses before any handler runs (SPEC §4, §6): oversized headers
+// (431), a client too slow to send its request (408), anything unparsable (400). They get
+// the same JSON body as every other error, then the connection is closed.
+import { randomUUID } from "node:crypto"
+import type { Duplex } from "node:stream"
+
+const answers: Record<string, readonly [number, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "Request header fields too large"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "Request timeout"]
+}
+const badRequest = [400, "Bad Request", "Bad request"] as const
+
+export const clientErrorStatus = (code: string | undefined): number => (answers[code ?? ""] ?? badRequest)[0]
+
+export const answerClientError = (error: NodeJS.ErrnoException, socket: Duplex): number | undefined => {
+  const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true
+  if (error.code === "ECONNRESET" || !socket.writable || busy) {
+    socket.destroy()
+    return undefined
+  }
+  const [status, reason, message] = answers[error.code ?? ""] ?? badRequest
+  const requestId = randomUUID()
+  const body = JSON.stringify({ error: message, request_id: requestId })
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`
+  )
+  return status
+}

@@ -1,0 +1,70 @@
+// The access log line and the HTTP metrics of one request, recorded when its response
+// closes (finished or aborted). Label children are cached: prom-client hashes labels.
+import type { Counter, Histogram } from "prom-client"
+import type { LogSink } from "../services/LogSink.js"
+import { methodLabel, type GatewayMetrics } from "../services/Metrics.js"
+import type { RequestContext } from "./RequestContext.js"
+
+interface Children {
+  readonly duration: ReturnType<Histogram<string>["labels"]>
+  readonly requestSize: ReturnType<Histogram<string>["labels"]>
+  readonly responseSize: ReturnType<Histogram<string>["labels"]>
+  readonly byStatus: Map<number, ReturnType<Counter<string>["labels"]>>
+}
+
+const secretParams = /(^|&)((?:access_)?token|api_key|apikey|key|password|secret)=[^&]*/gi
+
+/** SPEC §5: never a credential in the log, including a `token` query value. */
+export const redactQuery = (query: string): string => (query === "" ? "" : query.replace(secretParams, "$1$2=REDACTED"))
+
+/** A client that went away before any status: nginx's 499, so it is told apart from a 5xx. */
+const clientClosed = 499
+
+export const makeObserver = (metrics: GatewayMetrics, sink: LogSink["Type"]) => {
+  const children = new Map<string, Children>()
+  const childrenOf = (method: string, path: string): Children => {
+    const key = `${method} ${path}`
+    let c = children.get(key)
+    if (c === undefined) {
+      c = {
+        duration: metrics.httpDuration.labels(method, path),
+        requestSize: metrics.httpRequestSize.labels(method, path),
+        responseSize: metrics.httpResponseSize.labels(method, path),
+        byStatus: new Map()
+      }
+      children.set(key, c)
+    }
+    return c
+  }
+
+  return (ctx: RequestContext): void => {
+    const { req, res } = ctx
+    const status = res.headersSent ? res.statusCode : clientClosed
+    const seconds = (performance.now() - ctx.startedAt) / 1000
+    const method = methodLabel(req.method)
+    const path = ctx.endpoint?.template ?? "unmatched"
+    const c = childrenOf(method, path)
+    let counter = c.byStatus.get(status)
+    if (counter === undefined) c.byStatus.set(status, (counter = metrics.httpRequests.labels(method, path, String(status))))
+    counter.inc()
+    c.duration.observe(seconds)
+    c.requestSize.observe(ctx.requestBytes)
+    c.responseSize.observe(ctx.responseBytes)
+    if (!ctx.plan.accessLog || !sink.enabled("info")) return
+    sink.write("info", "HTTP request", {
+      request_id: ctx.requestId,
+      method: req.method,
+      path: ctx.target?.raw ?? (req.url ?? "").split("?")[0],
+      route: path,
+      query: redactQuery(ctx.target?.query ?? ""),
+      status,
+      duration_ms: Math.round(seconds * 100_000) / 100,
+      client_ip: ctx.clientIp,
+      user_agent: req.headers["user-agent"] ?? "",
+      request_size: ctx.requestBytes,
+      response_size: ctx.responseBytes,
+      trace_id: ctx.traceId,
+      caller: ctx.caller
+    })
+  }
+}

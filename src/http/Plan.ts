@@ -1,0 +1,57 @@
+// What a config snapshot compiles to, once (Caddy's Compile, Lura's newStack): the
+// router with the API routes and the public endpoints, CORS and the limits per request.
+// Requests only run it; SIGHUP builds a new one.
+import type { GatewayConfig } from "../domain/GatewayConfig.js"
+import { type ApiRoute, apiRoutes } from "../domain/RouteTable.js"
+import { makeRouter, type Router } from "../domain/Router.js"
+import { type CorsPolicy, makeCorsPolicy } from "./Cors.js"
+
+export type PublicName = "health" | "liveness" | "readiness" | "version" | "metrics"
+
+export interface ApiEndpoint extends ApiRoute {
+  readonly kind: "api"
+}
+export interface PublicEndpoint {
+  readonly kind: "public"
+  readonly method: "GET"
+  readonly template: string
+  readonly name: PublicName
+}
+export interface WebSocketEndpoint {
+  readonly kind: "websocket"
+  readonly method: "GET"
+  readonly template: string
+}
+export type Endpoint = ApiEndpoint | PublicEndpoint | WebSocketEndpoint
+
+export interface Plan {
+  readonly config: GatewayConfig
+  readonly router: Router<Endpoint>
+  readonly cors: CorsPolicy | undefined
+  readonly errorDetails: boolean
+  readonly accessLog: boolean
+}
+
+export const publicEndpoints = (config: GatewayConfig): Array<PublicEndpoint> => {
+  const at = (template: string, name: PublicName): PublicEndpoint => ({ kind: "public", method: "GET", template, name })
+  const health = config.health.path === "/" ? "" : config.health.path
+  const list = [at(`${health}/liveness`, "liveness"), at(`${health}/readiness`, "readiness"), at("/version", "version")]
+  if (config.health.enabled) list.push(at(config.health.path, "health"))
+  if (config.metrics.enabled) list.push(at(config.metrics.path, "metrics"))
+  return list
+}
+
+export const compilePlan = (config: GatewayConfig): Plan => {
+  const endpoints: Array<Endpoint> = [
+    ...apiRoutes.map((r): ApiEndpoint => ({ ...r, kind: "api" })),
+    ...publicEndpoints(config)
+  ]
+  if (config.websocket.enabled) endpoints.push({ kind: "websocket", method: "GET", template: config.websocket.path })
+  return {
+    config,
+    router: makeRouter(endpoints),
+    cors: config.cors.enabled ? makeCorsPolicy(config.cors) : undefined,
+    errorDetails: config.features.enable_error_details,
+    accessLog: config.features.enable_access_log
+  }
+}

@@ -1,0 +1,31 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { RequestPath } from "../domain/RequestPath.js"
+import type { Endpoint, Plan } from "./Plan.js"
+
+/** What one request carries through the pipeline; plain data, passed as an argument. */
+export interface RequestContext {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly requestId: string
+  readonly startedAt: number
+  readonly plan: Plan
+  readonly clientIp: string
+  target: RequestPath | undefined
+  endpoint: Endpoint | undefined
+  /** Who called, for logs (user id or key name), once authenticated. */
+  caller: string | undefined
+  traceId: string | undefined
+  requestBytes: number
+  responseBytes: number
+}
+
+const validRequestId = /^[A-Za-z0-9._-]{1,128}$/
+
+/** SPEC §4: a client's X-Request-ID is kept when it is 1–128 chars of [A-Za-z0-9._-]. */
+export const pickRequestId = (given: string | Array<string> | undefined, fresh: () => string): string =>
+  typeof given === "string" && validRequestId.test(given) ? given : fresh()
+
+export const socketAddress = (req: IncomingMessage): string => {
+  const address = req.socket.remoteAddress ?? ""
+  return address.startsWith("::ffff:") ? address.slice(7) : address
+}

@@ -1,0 +1,31 @@
+import { errorBody, type ErrorReply } from "./ErrorResponse.js"
+import type { RequestContext } from "./RequestContext.js"
+
+export const sendBody = (
+  ctx: RequestContext,
+  status: number,
+  contentType: string,
+  body: string,
+  headers?: Readonly<Record<string, string>>
+): void => {
+  const res = ctx.res
+  if (res.headersSent) {
+    // a second status is impossible: the client learns of the failure by the abort (SPEC §4)
+    res.destroy()
+    return
+  }
+  if (res.writableEnded || res.destroyed) return
+  ctx.responseBytes = Buffer.byteLength(body)
+  res.setHeader("content-type", contentType)
+  res.setHeader("content-length", ctx.responseBytes)
+  res.setHeader("cache-control", "no-store")
+  if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!)
+  res.writeHead(status)
+  res.end(body)
+}
+
+export const sendJson = (ctx: RequestContext, status: number, value: unknown): void =>
+  sendBody(ctx, status, "application/json; charset=utf-8", JSON.stringify(value))
+
+export const sendError = (ctx: RequestContext, reply: ErrorReply): void =>
+  sendBody(ctx, reply.status, "application/json; charset=utf-8", errorBody(reply, ctx.requestId, ctx.plan.errorDetails), reply.headers)

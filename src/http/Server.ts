@@ -1,0 +1,99 @@
+// The main listener: node:http (PERFORMANCE.md), opened and closed as a scoped resource.
+// Closing it is SPEC §1's graceful shutdown: readiness 503 at once, keep accepting for
+// shutdown_delay, stop accepting, let in-flight requests finish within shutdown_timeout.
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { GatewayConfig } from "../services/GatewayConfig.js"
+import { Lifecycle } from "../services/Lifecycle.js"
+import { Metrics } from "../services/Metrics.js"
+import { answerClientError } from "./ClientError.js"
+import { Handler } from "./Handler.js"
+
+export class HttpListener extends Context.Tag("gateway/HttpListener")<
+  HttpListener,
+  { readonly host: string; readonly port: number }
+>() {}
+
+const listen = (server: Server, port: number, host: string) =>
+  Effect.async<AddressInfo, Error>((resume) => {
+    const onError = (e: Error) => resume(Effect.fail(e))
+    server.once("error", onError)
+    server.listen(port, host, () => {
+      server.off("error", onError)
+      resume(Effect.succeed(server.address() as AddressInfo))
+    })
+  })
+
+export const ServerLive = Layer.scoped(
+  HttpListener,
+  Effect.gen(function* () {
+    const { config } = yield* (yield* GatewayConfig).current
+    const { handle } = yield* Handler
+    const metrics = yield* Metrics
+    const lifecycle = yield* Lifecycle
+    const s = config.server
+
+    let inFlight = 0
+    const drained = yield* Deferred.make<void>()
+    const counted = (req: IncomingMessage, res: ServerResponse) => {
+      inFlight++
+      res.once("close", () => {
+        if (--inFlight === 0 && lifecycle.isShuttingDown()) Deferred.unsafeDone(drained, Effect.void)
+      })
+      handle(req, res)
+    }
+
+    const server = createServer(
+      {
+        requestTimeout: s.read_timeout,
+        headersTimeout: s.read_timeout,
+        keepAliveTimeout: s.idle_timeout,
+        maxHeaderSize: s.max_header_bytes,
+        // node checks request timeouts on this period (30 s by default): keep read_timeout honest
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, s.read_timeout / 4))
+      },
+      counted
+    )
+    server.on("connection", (socket) => {
+      metrics.activeConnections.inc()
+      socket.once("close", () => metrics.activeConnections.dec())
+    })
+    server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+      const status = answerClientError(error, socket)
+      if (status !== undefined) metrics.httpRequests.inc({ method: "OTHER", path: "unmatched", status: String(status) })
+    })
+
+    const address = yield* listen(server, s.port, s.host)
+    yield* Effect.logInfo("gateway listening").pipe(
+      Effect.annotateLogs({ host: address.address, port: address.port, mode: s.mode })
+    )
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        lifecycle.beginShutdown()
+        yield* Effect.logInfo("shutting down").pipe(Effect.annotateLogs({ in_flight: inFlight }))
+        yield* Effect.sleep(s.shutdown_delay)
+        const closed = Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+        })
+        server.closeIdleConnections()
+        if (inFlight > 0) {
+          const finished = yield* Deferred.await(drained).pipe(Effect.timeout(s.shutdown_timeout), Effect.option)
+          if (finished._tag === "None") {
+            yield* Effect.logWarning("shutdown timeout: closing the remaining connections").pipe(
+              Effect.annotateLogs({ in_flight: inFlight })
+            )
+          }
+        }
+        server.closeAllConnections()
+        yield* closed
+        yield* Effect.logInfo("listener closed")
+      })
+    )
+    return HttpListener.of({ host: address.address, port: address.port })
+  })
+)

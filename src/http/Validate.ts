@@ -1,0 +1,40 @@
+// The validation stage (SPEC §4): refused paths, duplicated credentials, body size by
+// Content-Length, body media type. Pure checks over the request head: O(headers).
+import * as Effect from "effect/Effect"
+import type { IncomingMessage } from "node:http"
+import { BadRequest, BodyTooLarge, UnsupportedMediaType } from "../domain/Errors.js"
+import { isRefusal, parseTarget, type RequestPath } from "../domain/RequestPath.js"
+
+const jsonType = /^application\/(?:json|[a-z0-9!#$&^_.+-]+\+json)\s*(?:;|$)/i
+
+/** Node keeps only the first Authorization header: duplicates are found in rawHeaders. */
+const duplicatedCredential = (raw: ReadonlyArray<string>): string | undefined => {
+  let auth = 0
+  let key = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (name.length === 13 && name.toLowerCase() === "authorization") auth++
+    else if (name.length === 9 && name.toLowerCase() === "x-api-key") key++
+  }
+  return auth > 1 ? "duplicated Authorization header" : key > 1 ? "duplicated X-API-Key header" : undefined
+}
+
+export const hasBody = (req: IncomingMessage): boolean => {
+  const length = req.headers["content-length"]
+  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined
+}
+
+export const validate = (req: IncomingMessage, maxBodyBytes: number): Effect.Effect<RequestPath, BadRequest | BodyTooLarge | UnsupportedMediaType> => {
+  const target = parseTarget(req.url ?? "")
+  if (isRefusal(target)) return Effect.fail(new BadRequest({ reason: `refused path: ${target}` }))
+  const duplicated = duplicatedCredential(req.rawHeaders)
+  if (duplicated !== undefined) return Effect.fail(new BadRequest({ reason: duplicated }))
+  const length = req.headers["content-length"]
+  if (length !== undefined && Number(length) > maxBodyBytes) return Effect.fail(new BodyTooLarge({ limit: maxBodyBytes }))
+  const method = req.method
+  if ((method === "POST" || method === "PUT" || method === "PATCH") && hasBody(req)) {
+    const type = req.headers["content-type"] ?? ""
+    if (!jsonType.test(type)) return Effect.fail(new UnsupportedMediaType({ contentType: type }))
+  }
+  return Effect.succeed(target)
+}

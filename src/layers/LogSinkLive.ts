@@ -1,0 +1,70 @@
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { GatewayConfig } from "../services/GatewayConfig.js"
+import { type Fields, type Level, LogSink } from "../services/LogSink.js"
+import { RotatingFile } from "./RotatingFile.js"
+
+const rank: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 }
+
+const jsonLine = (level: Level, message: string, fields: Fields): string => {
+  const line = JSON.stringify({ level, ts: new Date().toISOString(), msg: message, ...fields })
+  return `${line}\n`
+}
+
+const consoleValue = (v: unknown): string => (typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v))
+
+const consoleLine = (level: Level, message: string, fields: Fields): string => {
+  let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${message}`
+  for (const key in fields) if (fields[key] !== undefined) line += ` ${key}=${consoleValue(fields[key])}`
+  return `${line}\n`
+}
+
+// Lines are batched per event-loop turn: one write call under load instead of one per line.
+export const LogSinkLive = Layer.scoped(
+  LogSink,
+  Effect.gen(function* () {
+    const { config } = yield* (yield* GatewayConfig).current
+    const settings = config.logging
+    const format = settings.format === "console" ? consoleLine : jsonLine
+    const file = settings.output === "file"
+      ? new RotatingFile({
+        path: settings.file_path,
+        maxBytes: settings.max_size * 1_048_576,
+        maxAgeDays: settings.max_age,
+        maxBackups: settings.max_backups,
+        compress: settings.compress
+      })
+      : undefined
+    const stream = settings.output === "stderr" ? process.stderr : process.stdout
+    const target = (text: string) => (file !== undefined ? file.write(text) : stream.write(text))
+    let minimum = rank[settings.level]
+    let pending = ""
+    let scheduled = false
+    const flush = () => {
+      scheduled = false
+      if (pending === "") return
+      const text = pending
+      pending = ""
+      target(text)
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => {
+      flush()
+      file?.close()
+    }))
+    return LogSink.of({
+      enabled: (level) => rank[level] >= minimum,
+      write: (level, message, fields) => {
+        if (rank[level] < minimum) return
+        pending += format(level, message, fields)
+        if (!scheduled) {
+          scheduled = true
+          setImmediate(flush)
+        }
+      },
+      setLevel: (level) => {
+        minimum = rank[level]
+      },
+      flush
+    })
+  })
+)

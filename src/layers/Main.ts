@@ -1,0 +1,42 @@
+// The one composition of the gateway's layers (STYLE 2.3). AppLive needs only the config,
+// the log sink and a file system, so tests swap in a literal config and a capturing sink.
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { HandlerLive } from "../http/Handler.js"
+import { ServerLive } from "../http/Server.js"
+import { GatewayConfig } from "../services/GatewayConfig.js"
+import { BreakerLive, BreakerStatesLive } from "./BreakerLive.js"
+import { BuildInfoFile } from "./BuildInfoFile.js"
+import { GatewayConfigFile } from "./GatewayConfigFile.js"
+import { HealthLive } from "./HealthLive.js"
+import { LifecycleLive } from "./LifecycleLive.js"
+import { LoggerLive } from "./LoggerLive.js"
+import { LogSinkLive } from "./LogSinkLive.js"
+import { MetricsLive } from "./MetricsLive.js"
+import { ProcessGuards } from "./ProcessGuards.js"
+
+const ConfigWarnings = Layer.effectDiscard(
+  Effect.flatMap(GatewayConfig, (c) => c.current).pipe(
+    Effect.flatMap(({ path, warnings }) =>
+      Effect.forEach(warnings, (warning) => Effect.logWarning(warning).pipe(Effect.annotateLogs({ config: path })), { discard: true })
+    )
+  )
+)
+
+const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile)
+const Breakers = BreakerStatesLive.pipe(Layer.provideMerge(BreakerLive))
+const Pipeline = HandlerLive.pipe(Layer.provideMerge(HealthLive), Layer.provideMerge(Breakers))
+
+export const AppLive = ServerLive.pipe(
+  Layer.provideMerge(Pipeline),
+  Layer.provideMerge(Basics),
+  Layer.provideMerge(Layer.mergeAll(ConfigWarnings, ProcessGuards)),
+  Layer.provideMerge(LoggerLive)
+)
+
+export const MainLive = AppLive.pipe(
+  Layer.provideMerge(LogSinkLive),
+  Layer.provideMerge(GatewayConfigFile),
+  Layer.provide(NodeFileSystem.layer)
+)
