@@ -32,7 +32,7 @@ export const expandVariables = (text: string, env: Env): { text: string; problem
         if (value !== undefined && value !== "") return value
         if (fallback !== undefined) return fallback
         problems.push(`line ${i + 1}: environment variable ${name} is not set and has no default (write \${${name}:-default})`)
-        return ""
+        return "" // keep going: the other problems of the file are reported too
       })
   )
   return { text: lines.join("\n"), problems }
@@ -104,12 +104,38 @@ const issueMessage = (issue: ParseResult.ArrayFormatterIssue): string => {
   }
 }
 
-export const decodeDocument = (doc: unknown): Either.Either<GatewayConfig, Array<string>> =>
+const decodeIssues = (doc: unknown): Either.Either<GatewayConfig, Array<ParseResult.ArrayFormatterIssue>> =>
   Schema.decodeUnknownEither(GatewayConfig)(doc, { errors: "all", onExcessProperty: "error" }).pipe(
-    Either.mapLeft((error) =>
-      ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => `${formatPath(issue.path)}: ${issueMessage(issue)}`)
-    )
+    Either.mapLeft((error) => ParseResult.ArrayFormatter.formatErrorSync(error))
   )
+
+export const decodeDocument = (doc: unknown): Either.Either<GatewayConfig, Array<string>> =>
+  Either.mapLeft(decodeIssues(doc), (issues) => issues.map((issue) => `${formatPath(issue.path)}: ${issueMessage(issue)}`))
+
+const withoutPaths = (doc: unknown, paths: ReadonlyArray<ReadonlyArray<PropertyKey>>): unknown => {
+  const copy: unknown = structuredClone(doc)
+  for (const path of paths) {
+    let at: unknown = copy
+    for (const key of path.slice(0, -1)) at = typeof at === "object" && at !== null ? (at as Record<PropertyKey, unknown>)[key] : undefined
+    if (typeof at === "object" && at !== null && path.length > 0) delete (at as Record<PropertyKey, unknown>)[path[path.length - 1]!]
+  }
+  return copy
+}
+
+/**
+ * The document decoded once more without the keys that failed (each failed key falling
+ * back to its default, one level up at a time), so the rules that span keys can still
+ * run and every problem is reported at once (SPEC §1).
+ */
+const decodeWithoutFailures = (doc: unknown, issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>): GatewayConfig | undefined => {
+  let paths = issues.map((i) => i.path)
+  for (let round = 0; round < 4 && paths.some((p) => p.length > 0); round++) {
+    const retried = decodeIssues(withoutPaths(doc, paths))
+    if (Either.isRight(retried)) return retried.right
+    paths = [...paths.map((p) => p.slice(0, -1)), ...retried.left.map((i) => i.path)]
+  }
+  return undefined
+}
 
 const validCidr = (text: string): boolean => {
   const [address, bits, ...rest] = text.split("/")
@@ -177,10 +203,16 @@ export const checkConfig = (c: GatewayConfig): Checked => {
 /** The whole path from text to config, every problem at once. */
 export const loadConfigText = (text: string, env: Env): Either.Either<{ config: GatewayConfig; warnings: Array<string> }, Array<string>> => {
   const expanded = expandVariables(text, env)
-  if (expanded.problems.length > 0) return Either.left(expanded.problems)
-  return Either.flatMap(parseDocument(expanded.text), (doc) =>
-    Either.flatMap(decodeDocument(applyOverrides(doc, env)), (config) => {
-      const { problems, warnings } = checkConfig(config)
-      return problems.length > 0 ? Either.left(problems) : Either.right({ config, warnings })
-    }))
+  const parsed = parseDocument(expanded.text)
+  if (Either.isLeft(parsed)) return Either.left([...expanded.problems, ...parsed.left])
+  const doc = applyOverrides(parsed.right, env)
+  const decoded = decodeIssues(doc)
+  const config = Either.isRight(decoded) ? decoded.right : decodeWithoutFailures(doc, decoded.left)
+  const checked = config === undefined ? { problems: [], warnings: [] } : checkConfig(config)
+  const problems = [
+    ...expanded.problems,
+    ...(Either.isLeft(decoded) ? decoded.left.map((issue) => `${formatPath(issue.path)}: ${issueMessage(issue)}`) : []),
+    ...checked.problems
+  ]
+  return problems.length > 0 || config === undefined ? Either.left(problems) : Either.right({ config, warnings: checked.warnings })
 }

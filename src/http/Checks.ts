@@ -2,17 +2,27 @@
 // are (memory buckets, breaker state, hashed keys), so the handler runs it with
 // Runtime.runSyncExit; the upstream call happens after it, outside any fiber.
 import * as Effect from "effect/Effect"
-import { type GatewayError, MethodNotAllowed, NotFound, UpgradeRequired } from "../domain/Errors.js"
+import { Forbidden, type GatewayError, MethodNotAllowed, NotFound, UpgradeRequired } from "../domain/Errors.js"
+import { satisfies } from "../domain/Role.js"
+import type { Auth, Credentials } from "../services/Auth.js"
+import type { Breaker, Ticket } from "../services/Breaker.js"
+import type { GatewayMetrics } from "../services/Metrics.js"
 import type { ApiEndpoint, PublicEndpoint } from "./Plan.js"
 import type { RequestContext } from "./RequestContext.js"
 import { validate } from "./Validate.js"
 
 export type Decision =
   | { readonly _tag: "Public"; readonly endpoint: PublicEndpoint }
-  | { readonly _tag: "Forward"; readonly endpoint: ApiEndpoint }
+  | { readonly _tag: "Forward"; readonly endpoint: ApiEndpoint; readonly ticket: Ticket }
 
-export const checks: (ctx: RequestContext) => Effect.Effect<Decision, GatewayError> = Effect.fnUntraced(
-  function* (ctx: RequestContext) {
+export interface ChecksDeps {
+  readonly breaker: Breaker["Type"]
+  readonly auth: Auth["Type"]
+  readonly metrics: GatewayMetrics
+}
+
+export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials: Credentials | undefined) => Effect.Effect<Decision, GatewayError> =>
+  Effect.fnUntraced(function* (ctx: RequestContext, credentials: Credentials | undefined) {
     const target = yield* validate(ctx.req, ctx.plan.config.server.max_body_bytes)
     ctx.target = target
     const match = ctx.plan.router.match(ctx.req.method ?? "", target.segments)
@@ -22,6 +32,15 @@ export const checks: (ctx: RequestContext) => Effect.Effect<Decision, GatewayErr
     ctx.endpoint = endpoint
     if (endpoint.kind === "public") return { _tag: "Public", endpoint } as const
     if (endpoint.kind === "websocket") return yield* new UpgradeRequired()
-    return { _tag: "Forward", endpoint } as const
-  }
-)
+    if (credentials !== undefined) {
+      const identity = yield* deps.auth.authenticate(credentials)
+      ctx.identity = { user: identity.user, role: identity.role }
+      ctx.caller = identity.caller
+      if (!satisfies(identity.role, endpoint.role)) {
+        deps.metrics.authFailures.inc({ type: identity.type, reason: "forbidden" })
+        return yield* new Forbidden({ needed: endpoint.role })
+      }
+    }
+    const ticket = yield* deps.breaker.admit(endpoint.service) // 503 without touching the backend
+    return { _tag: "Forward", endpoint, ticket } as const
+  })

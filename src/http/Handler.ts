@@ -11,17 +11,23 @@ import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { BadGateway, type GatewayError } from "../domain/Errors.js"
+import { resolveClient } from "../domain/ClientIp.js"
+import type { GatewayError } from "../domain/Errors.js"
+import { Auth } from "../services/Auth.js"
+import { Breaker } from "../services/Breaker.js"
 import { BuildInfo } from "../services/BuildInfo.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Health } from "../services/Health.js"
 import { Lifecycle } from "../services/Lifecycle.js"
 import { LogSink } from "../services/LogSink.js"
 import { Metrics } from "../services/Metrics.js"
-import { checks, type Decision } from "./Checks.js"
+import { Upstream } from "../services/Upstream.js"
+import { type Decision, makeChecks } from "./Checks.js"
+import { credentialsOf } from "./Credentials.js"
 import { internalErrorReply, toErrorReply } from "./ErrorResponse.js"
 import { makeObserver } from "./Observe.js"
 import { compilePlan } from "./Plan.js"
+import { makeForwarder } from "./Proxy.js"
 import { makePublicEndpoints } from "./PublicEndpoints.js"
 import { pickRequestId, type RequestContext, socketAddress } from "./RequestContext.js"
 import { sendError } from "./Respond.js"
@@ -35,12 +41,16 @@ export const HandlerLive = Layer.scoped(
   Handler,
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
-    const runSync = Runtime.runSyncExit(runtime)
+    const runSyncExit = Runtime.runSyncExit(runtime)
+    const runSync = Runtime.runSync(runtime)
     const runFork = Runtime.runFork(runtime)
     const config = yield* GatewayConfig
     const metrics = yield* Metrics
     const sink = yield* LogSink
     const lifecycle = yield* Lifecycle
+    const breaker = yield* Breaker
+    const auth = yield* Auth
+    const checks = makeChecks({ breaker, auth, metrics })
     let plan = compilePlan((yield* config.current).config)
     yield* config.changes.pipe(
       Stream.runForEach((snapshot) => Effect.sync(() => (plan = compilePlan(snapshot.config)))),
@@ -58,49 +68,72 @@ export const HandlerLive = Layer.scoped(
     const servePublic = makePublicEndpoints({ health: yield* Health, metrics, version: yield* BuildInfo, runFork, onDefect })
 
     const fail = (ctx: RequestContext, error: GatewayError) => sendError(ctx, toErrorReply(error))
+    const forward = makeForwarder({ upstream: yield* Upstream, breaker, metrics, runSync, runFork, fail })
 
     const act = (ctx: RequestContext, decision: Decision) => {
       switch (decision._tag) {
         case "Public":
           return servePublic(ctx, decision.endpoint)
         case "Forward":
-          return fail(ctx, new BadGateway({ service: decision.endpoint.service, kind: "connection_refused", detail: "proxying is not enabled" }))
+          return forward(ctx, decision.endpoint, decision.ticket)
       }
     }
 
-    const settle = (ctx: RequestContext, exit: Exit.Exit<Decision, GatewayError>) => {
+    const settle = (ctx: RequestContext, exit: Exit.Exit<Decision, GatewayError>): void => {
       if (Exit.isSuccess(exit)) return act(ctx, exit.value)
       const failure = Cause.failureOption(exit.cause)
-      return Option.isSome(failure) ? fail(ctx, failure.value) : onDefect(ctx, exit.cause)
+      if (Option.isSome(failure)) return fail(ctx, failure.value)
+      const defect = Cause.dieOption(exit.cause)
+      // the path is chosen before running; should a step still go async, its fiber runs on
+      // and is answered when it ends, never run twice
+      if (Option.isSome(defect) && Runtime.isAsyncFiberException(defect.value)) {
+        return defect.value.fiber.addObserver((later) => settle(ctx, later as Exit.Exit<Decision, GatewayError>))
+      }
+      onDefect(ctx, exit.cause)
     }
 
     const handle = (req: IncomingMessage, res: ServerResponse): void => {
       const current = plan
       const requestId = pickRequestId(req.headers["x-request-id"], randomUUID)
       const length = req.headers["content-length"]
+      const forwarded = req.headers["x-forwarded-for"]
+      const client = resolveClient(socketAddress(req), typeof forwarded === "string" ? forwarded : forwarded?.join(", "), current.trustedProxies)
       const ctx: RequestContext = {
         req,
         res,
         requestId,
         startedAt: performance.now(),
+        arrivedAt: Date.now(),
         plan: current,
-        clientIp: socketAddress(req),
+        clientIp: client.clientIp,
+        forwardedFor: client.forwardedFor,
+        proto: "encrypted" in req.socket ? "https" : "http",
         target: undefined,
         endpoint: undefined,
         caller: undefined,
+        identity: undefined,
+        clientGone: undefined,
+        bodyTooLarge: false,
         traceId: undefined,
         requestBytes: length === undefined ? 0 : Number(length) || 0,
         responseBytes: 0
       }
       res.setHeader("x-request-id", requestId)
       if (lifecycle.isShuttingDown()) res.setHeader("connection", "close")
-      res.once("close", () => observe(ctx))
+      res.once("close", () => {
+        if (!res.writableFinished) ctx.clientGone?.abort("client") // a client that leaves aborts its upstream request
+        observe(ctx)
+      })
       try {
         if (current.cors !== undefined) {
           if (current.cors.preflight(req.method, req.headers, res)) return
           current.cors.decorate(req.headers, res)
         }
-        settle(ctx, runSync(checks(ctx)))
+        const credentials = current.config.auth.enabled ? credentialsOf(req.headers) : undefined
+        const program = checks(ctx, credentials)
+        // synchronous stores and a known token: one runSyncExit; else a fiber (PERFORMANCE.md)
+        if (credentials === undefined || auth.isSynchronous(credentials)) settle(ctx, runSyncExit(program))
+        else runFork(program).addObserver((exit) => settle(ctx, exit))
       } catch (defect) {
         onDefect(ctx, defect) // recovery: a bug in one request answers 500 and harms no other
       }

@@ -1,6 +1,7 @@
 // What a config snapshot compiles to, once (Caddy's Compile, Lura's newStack): the
 // router with the API routes and the public endpoints, CORS and the limits per request.
 // Requests only run it; SIGHUP builds a new one.
+import { makeTrustedProxies, type TrustedProxies } from "../domain/ClientIp.js"
 import type { GatewayConfig } from "../domain/GatewayConfig.js"
 import { type ApiRoute, apiRoutes } from "../domain/RouteTable.js"
 import { makeRouter, type Router } from "../domain/Router.js"
@@ -28,6 +29,7 @@ export interface Plan {
   readonly config: GatewayConfig
   readonly router: Router<Endpoint>
   readonly cors: CorsPolicy | undefined
+  readonly trustedProxies: TrustedProxies
   readonly errorDetails: boolean
   readonly accessLog: boolean
 }
@@ -51,6 +53,7 @@ export const compilePlan = (config: GatewayConfig): Plan => {
     config,
     router: makeRouter(endpoints),
     cors: config.cors.enabled ? makeCorsPolicy(config.cors) : undefined,
+    trustedProxies: makeTrustedProxies(config.server.trusted_proxies),
     errorDetails: config.features.enable_error_details,
     accessLog: config.features.enable_access_log
   }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { RequestPath } from "../domain/RequestPath.js"
+import type { AttemptSignal } from "../services/Upstream.js"
 import type { Endpoint, Plan } from "./Plan.js"
 
 /** What one request carries through the pipeline; plain data, passed as an argument. */
@@ -7,13 +8,24 @@ export interface RequestContext {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly requestId: string
+  /** performance.now() at arrival, for durations. */
   readonly startedAt: number
+  /** Date.now() at arrival: the request deadline counts from it (server.write_timeout). */
+  readonly arrivedAt: number
   readonly plan: Plan
   readonly clientIp: string
+  /** X-Forwarded-For as it goes upstream (SPEC §4 Client IP). */
+  readonly forwardedFor: string
+  readonly proto: "http" | "https"
   target: RequestPath | undefined
   endpoint: Endpoint | undefined
   /** Who called, for logs (user id or key name), once authenticated. */
   caller: string | undefined
+  /** The identity sent upstream as X-Auth-User / X-Auth-Role. */
+  identity: { readonly user: string; readonly role: string } | undefined
+  /** Aborted when the client goes away before its response is complete. */
+  clientGone: AttemptSignal | undefined
+  bodyTooLarge: boolean
   traceId: string | undefined
   requestBytes: number
   responseBytes: number

@@ -67,6 +67,7 @@ const make = Effect.gen(function* () {
       Effect.suspend(() => {
         if (!enabled) return Effect.succeed(disabledTicket(service))
         const a = breakers.get(service)!.admit(now())
+        if (a._tag === "Rejected") metrics.upstreamErrors.inc({ service, error_type: "circuit_open" })
         return announced(
           a._tag === "Admitted"
             ? Effect.succeed<Ticket>({ service, generation: a.generation })

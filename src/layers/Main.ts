@@ -6,6 +6,7 @@ import * as Layer from "effect/Layer"
 import { HandlerLive } from "../http/Handler.js"
 import { ServerLive } from "../http/Server.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
+import { AuthLive } from "./AuthLive.js"
 import { BreakerLive, BreakerStatesLive } from "./BreakerLive.js"
 import { BuildInfoFile } from "./BuildInfoFile.js"
 import { GatewayConfigFile } from "./GatewayConfigFile.js"
@@ -15,6 +16,7 @@ import { LoggerLive } from "./LoggerLive.js"
 import { LogSinkLive } from "./LogSinkLive.js"
 import { MetricsLive } from "./MetricsLive.js"
 import { ProcessGuards } from "./ProcessGuards.js"
+import { UpstreamLive } from "./UpstreamLive.js"
 
 const ConfigWarnings = Layer.effectDiscard(
   Effect.flatMap(GatewayConfig, (c) => c.current).pipe(
@@ -24,9 +26,9 @@ const ConfigWarnings = Layer.effectDiscard(
   )
 )
 
-const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile)
+const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile, UpstreamLive)
 const Breakers = BreakerStatesLive.pipe(Layer.provideMerge(BreakerLive))
-const Pipeline = HandlerLive.pipe(Layer.provideMerge(HealthLive), Layer.provideMerge(Breakers))
+const Pipeline = HandlerLive.pipe(Layer.provideMerge(Layer.mergeAll(HealthLive, AuthLive)), Layer.provideMerge(Breakers))
 
 export const AppLive = ServerLive.pipe(
   Layer.provideMerge(Pipeline),

@@ -1,0 +1,218 @@
+// The proxy step (SPEC §4 Proxying, Retries): the first attempt is plain undici outside
+// any fiber; only after a retryable failure does the request enter an Effect fiber that
+// retries on the Schedule, each attempt admitted and recorded by the breaker.
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import { pipeline } from "node:stream"
+import { BadGateway, BodyTooLarge, type GatewayError, GatewayTimeout } from "../domain/Errors.js"
+import { type AttemptFailure, attemptFailure, mayRetry, retryableStatus, retrySchedule } from "../domain/Retry.js"
+import { RetryBudget } from "../domain/RetryBudget.js"
+import type { ServiceName } from "../domain/ServiceName.js"
+import { formatTraceParent, newSpanId, newTraceId, parseTraceParent } from "../domain/TraceParent.js"
+import type { Breaker, Ticket } from "../services/Breaker.js"
+import type { GatewayMetrics } from "../services/Metrics.js"
+import { AttemptSignal, type Upstream, type UpstreamResponse } from "../services/Upstream.js"
+import type { ApiEndpoint } from "./Plan.js"
+import { clientResponseHeaders, upstreamRequestHeaders } from "./ProxyHeaders.js"
+import { bufferBody, LimitedBody } from "./RequestBody.js"
+import type { RequestContext } from "./RequestContext.js"
+import { hasBody } from "./Validate.js"
+
+export interface ProxyDeps {
+  readonly upstream: Upstream["Type"]
+  readonly breaker: Breaker["Type"]
+  readonly metrics: GatewayMetrics
+  readonly runSync: <A>(effect: Effect.Effect<A>) => A
+  readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
+  readonly fail: (ctx: RequestContext, error: GatewayError) => void
+}
+
+type Result = { readonly ok: UpstreamResponse } | { readonly failed: AttemptFailure }
+type Stop = { readonly _tag: "Stop"; readonly reason: "deadline" | "breaker" }
+
+const toError = (service: ServiceName, f: AttemptFailure): GatewayError =>
+  f.kind === "timeout"
+    ? new GatewayTimeout({ service, detail: f.detail })
+    : new BadGateway({ service, kind: f.kind === "connection_refused" || f.kind === "reset" ? f.kind : "bad_response", detail: f.detail })
+
+const discard = (res: UpstreamResponse | undefined) => res?.body.resume().on("error", () => {})
+
+export const makeForwarder = (deps: ProxyDeps) => {
+  const budgets = new Map<ServiceName, RetryBudget>()
+  const budgetOf = (service: ServiceName, ratio: number) => {
+    let b = budgets.get(service)
+    if (b === undefined) budgets.set(service, (b = new RetryBudget(ratio)))
+    b.ratio = ratio
+    return b
+  }
+
+  return (ctx: RequestContext, endpoint: ApiEndpoint, firstTicket: Ticket): void => {
+    const { config } = ctx.plan
+    const { req, res } = ctx
+    const service = endpoint.service
+    const svc = config.services[service]
+    const method = req.method ?? "GET"
+    const idempotencyKey = req.headers["idempotency-key"] !== undefined
+    const deadline = ctx.arrivedAt + config.server.write_timeout
+    const budget = budgetOf(service, config.retry.budget_ratio)
+    const gone = new AttemptSignal()
+    ctx.clientGone = gone
+    budget.enter()
+    let left = false
+    const leave = () => {
+      if (!left) budget.leave()
+      left = true
+    }
+
+    const incoming = parseTraceParent(req.headers.traceparent)
+    ctx.traceId = incoming?.traceId ?? newTraceId()
+    const headers = upstreamRequestHeaders(req, {
+      host: req.headers.host ?? "",
+      requestId: ctx.requestId,
+      forwardedFor: ctx.forwardedFor,
+      proto: ctx.proto,
+      traceparent: formatTraceParent(ctx.traceId, newSpanId(), incoming?.sampled ?? false),
+      tracestate: incoming === undefined ? undefined : (req.headers.tracestate as string | undefined),
+      identity: ctx.identity,
+      hideCredentials: config.auth.hide_credentials
+    })
+    const path = ctx.target === undefined ? "/" : ctx.target.query === "" ? ctx.target.raw : `${ctx.target.raw}?${ctx.target.query}`
+    const observe = (status: string, seconds: number) => {
+      deps.metrics.upstreamRequests.labels(service, method, status).inc()
+      deps.metrics.upstreamDuration.labels(service, method).observe(seconds)
+    }
+
+    const attempt = (ticket: Ticket, body: Buffer | LimitedBody | typeof req | undefined, done: (r: Result) => void): AttemptSignal => {
+      const signal = new AttemptSignal()
+      const timeoutMs = Math.min(svc.timeout, deadline - Date.now())
+      const onGone = () => signal.abort("client")
+      gone.addEventListener("abort", onGone)
+      const timer = setTimeout(() => signal.abort("timeout"), Math.max(0, timeoutMs))
+      const started = performance.now()
+      const settle = (r: Result, outcome: "success" | "failure" | "neither", status: string) => {
+        clearTimeout(timer)
+        gone.removeEventListener("abort", onGone)
+        observe(status, (performance.now() - started) / 1000)
+        deps.runSync(deps.breaker.record(ticket, outcome))
+        done(r)
+      }
+      deps.upstream.send(service, { method, path, headers, body, signal, timeoutMs }).then(
+        (ok) => settle({ ok }, ok.status >= 500 ? "failure" : "success", String(ok.status)),
+        (failed: AttemptFailure) => {
+          if (failed.kind !== "aborted") deps.metrics.upstreamErrors.labels(service, failed.kind === "status" ? "bad_response" : failed.kind).inc()
+          settle({ failed }, failed.kind === "aborted" ? "neither" : "failure", "error")
+        }
+      )
+      return signal
+    }
+
+    const deliver = (up: UpstreamResponse) => {
+      if (res.destroyed || gone.aborted) {
+        discard(up)
+        return leave()
+      }
+      const headers = clientResponseHeaders(up.headers)
+      for (const name in headers) if (!res.hasHeader(name)) res.setHeader(name, headers[name]!)
+      res.writeHead(up.status)
+      up.body.on("data", (chunk: Buffer) => (ctx.responseBytes += chunk.length))
+      pipeline(up.body, res, (error) => {
+        leave()
+        // headers are out: a backend failing mid-body aborts the client's connection (SPEC §4)
+        if (error !== undefined && error !== null && !gone.aborted) {
+          deps.metrics.upstreamErrors.labels(service, "reset").inc()
+          res.destroy()
+        }
+      })
+    }
+
+    const giveUp = (failure: AttemptFailure, held: UpstreamResponse | undefined) => {
+      if (held !== undefined) return deliver(held) // the last backend response, when one arrived
+      leave()
+      if (ctx.bodyTooLarge) return deps.fail(ctx, new BodyTooLarge({ limit: config.server.max_body_bytes }))
+      if (failure.kind !== "aborted") deps.fail(ctx, toError(service, failure))
+    }
+
+    const retryable = (f: AttemptFailure) => svc.max_retries > 0 && !gone.aborted && mayRetry(f, method, idempotencyKey)
+
+    const retry = (first: AttemptFailure, firstHeld: UpstreamResponse | undefined, body: Buffer | undefined) => {
+      if (Date.now() >= deadline || !budget.tryStartRetrying()) return giveUp(first, firstHeld)
+      let replay = true
+      let held = firstHeld
+      let last = first
+      const once: Effect.Effect<UpstreamResponse, AttemptFailure | Stop> = Effect.suspend(() => {
+        if (replay) {
+          replay = false
+          return Effect.fail(first)
+        }
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (now >= deadline) return Effect.fail<Stop>({ _tag: "Stop", reason: "deadline" }) // no attempt starts after it
+          return deps.breaker.admit(service).pipe(
+            Effect.mapError((): Stop => ({ _tag: "Stop", reason: "breaker" })),
+            Effect.flatMap((ticket) =>
+              Effect.async<UpstreamResponse, AttemptFailure>((resume) => {
+                const signal = attempt(ticket, body, (r) => {
+                  if ("failed" in r) return resume(Effect.fail((last = r.failed)))
+                  if (!retryableStatus(r.ok.status)) return resume(Effect.succeed(r.ok))
+                  discard(held)
+                  held = r.ok
+                  resume(Effect.fail((last = attemptFailure("status", false, `status ${r.ok.status}`, r.ok.status))))
+                })
+                return Effect.sync(() => signal.abort("shutdown"))
+              })
+            )
+          )
+        })
+      })
+      const schedule = retrySchedule({
+        initialIntervalMs: config.retry.initial_interval,
+        maxIntervalMs: config.retry.max_interval,
+        multiplier: config.retry.multiplier,
+        jitter: true
+      }, svc.max_retries)
+      const retried = once.pipe(Effect.retry({ schedule, while: (e) => e._tag === "AttemptFailure" && retryable(e) }))
+      deps.runFork(retried).addObserver((exit) => {
+        budget.stopRetrying()
+        if (exit._tag === "Success") {
+          discard(held)
+          return deliver(exit.value)
+        }
+        giveUp(last, held)
+      })
+    }
+
+    const first = (body: Buffer | LimitedBody | typeof req | undefined) =>
+      attempt(firstTicket, body, (r) => {
+        const replayable = body === undefined || Buffer.isBuffer(body) ? body : undefined
+        if ("ok" in r) {
+          const status = attemptFailure("status", false, `status ${r.ok.status}`, r.ok.status)
+          if (retryableStatus(r.ok.status) && retryable(status) && replayable === body) return retry(status, r.ok, replayable)
+          return deliver(r.ok)
+        }
+        if (retryable(r.failed) && replayable === body) return retry(r.failed, undefined, replayable)
+        giveUp(r.failed, undefined)
+      })
+
+    if (!hasBody(req)) return void first(undefined)
+    const limit = config.server.max_body_bytes
+    if (svc.max_retries > 0) {
+      return bufferBody(req, limit, (body) => {
+        if (body === "too-large") {
+          ctx.bodyTooLarge = true
+          deps.runSync(deps.breaker.record(firstTicket, "neither"))
+          return giveUp(attemptFailure("aborted", true, "request body too large"), undefined)
+        }
+        if (body === "aborted") {
+          deps.runSync(deps.breaker.record(firstTicket, "neither"))
+          return leave()
+        }
+        ctx.requestBytes = body.length
+        first(body)
+      })
+    }
+    if (req.headers["content-length"] !== undefined) return void first(req)
+    const limited = new LimitedBody(limit, () => (ctx.bodyTooLarge = true))
+    limited.on("end", () => (ctx.requestBytes = limited.size))
+    first(req.pipe(limited))
+  }
+}

@@ -1,0 +1,68 @@
+// SPEC §4 Proxying: which headers cross the gateway, in each direction.
+import type { IncomingMessage } from "node:http"
+import type { UpstreamResponse } from "../services/Upstream.js"
+
+// RFC 9110 §7.6.1 hop-by-hop headers, plus what the gateway sets itself and the method
+// overrides, which are stripped and never change the method (SPEC §4).
+const dropped = new Set([
+  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
+  "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-gateway-version",
+  "x-auth-user", "x-auth-role", "traceparent", "tracestate",
+  "x-http-method-override", "x-http-method", "x-method-override"
+])
+const credentials = new Set(["authorization", "x-api-key"])
+
+export interface ForwardedFields {
+  readonly host: string
+  readonly requestId: string
+  readonly forwardedFor: string
+  readonly proto: string
+  readonly traceparent: string
+  readonly tracestate: string | undefined
+  readonly identity: { readonly user: string; readonly role: string } | undefined
+  readonly hideCredentials: boolean
+}
+
+const connectionTokens = (value: string | undefined): Set<string> | undefined =>
+  value === undefined ? undefined : new Set(value.toLowerCase().split(",").map((t) => t.trim()))
+
+export const upstreamRequestHeaders = (req: IncomingMessage, f: ForwardedFields): Record<string, string> => {
+  const out: Record<string, string> = {}
+  const named = connectionTokens(req.headers.connection)
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase()
+    if (dropped.has(name) || named?.has(name) || (f.hideCredentials && credentials.has(name))) continue
+    const value = raw[i + 1]!
+    const prior = out[name]
+    out[name] = prior === undefined ? value : `${prior}${name === "cookie" ? "; " : ", "}${value}`
+  }
+  out["x-forwarded-for"] = f.forwardedFor
+  out["x-forwarded-proto"] = f.proto
+  if (f.host !== "") out["x-forwarded-host"] = f.host
+  out["x-request-id"] = f.requestId
+  out["x-gateway-version"] = "1.0.0"
+  out["traceparent"] = f.traceparent
+  if (f.tracestate !== undefined) out["tracestate"] = f.tracestate
+  if (f.identity !== undefined) {
+    out["x-auth-user"] = f.identity.user
+    out["x-auth-role"] = f.identity.role
+  }
+  return out
+}
+
+const droppedResponse = new Set([
+  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "server", "x-powered-by"
+])
+
+export const clientResponseHeaders = (headers: UpstreamResponse["headers"]): Record<string, string | Array<string>> => {
+  const out: Record<string, string | Array<string>> = {}
+  const connection = headers["connection"]
+  const named = connectionTokens(Array.isArray(connection) ? connection.join(",") : connection)
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined || droppedResponse.has(name) || named?.has(name)) continue
+    out[name] = value
+  }
+  return out
+}

@@ -1,0 +1,53 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { Readable } from "node:stream"
+import type { AttemptFailure } from "../domain/Retry.js"
+import type { ServiceName } from "../domain/ServiceName.js"
+
+/** What undici accepts as `signal`: far cheaper than an AbortController per request. */
+export class AttemptSignal {
+  aborted = false
+  reason: unknown = undefined
+  private listeners: Array<() => void> = []
+  addEventListener(_type: "abort", listener: () => void): void {
+    this.listeners.push(listener)
+  }
+  removeEventListener(_type: "abort", listener: () => void): void {
+    this.listeners = this.listeners.filter((l) => l !== listener)
+  }
+  abort(reason: "timeout" | "client" | "shutdown" | "body-too-large"): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    for (const l of this.listeners) l()
+  }
+}
+
+export interface UpstreamRequest {
+  readonly method: string
+  /** The client's path and query, unchanged (SPEC §3). */
+  readonly path: string
+  readonly headers: Record<string, string>
+  readonly body: Buffer | Readable | undefined
+  readonly signal: AttemptSignal
+  readonly timeoutMs: number
+}
+
+export interface UpstreamResponse {
+  readonly status: number
+  readonly headers: Record<string, string | Array<string> | undefined>
+  readonly body: Readable & { dump?: () => Promise<void> }
+}
+
+export class Upstream extends Context.Tag("gateway/Upstream")<
+  Upstream,
+  {
+    /**
+     * One attempt over the service's keep-alive pool. A plain Promise on purpose: the
+     * first attempt runs outside any fiber (PERFORMANCE.md). Rejects with AttemptFailure.
+     */
+    readonly send: (service: ServiceName, request: UpstreamRequest) => Promise<UpstreamResponse>
+    /** The same attempt as an Effect, for the retry path. */
+    readonly attempt: (service: ServiceName, request: UpstreamRequest) => Effect.Effect<UpstreamResponse, AttemptFailure>
+  }
+>() {}
