@@ -3,11 +3,14 @@
 // Runtime.runSyncExit; the upstream call happens after it, outside any fiber.
 import * as Effect from "effect/Effect"
 import { Forbidden, type GatewayError, MethodNotAllowed, NotFound, UpgradeRequired } from "../domain/Errors.js"
+import { bucketsFor } from "../domain/RateLimits.js"
 import { satisfies } from "../domain/Role.js"
 import type { Auth, Credentials } from "../services/Auth.js"
 import type { Breaker, Ticket } from "../services/Breaker.js"
 import type { GatewayMetrics } from "../services/Metrics.js"
+import type { RateLimiter } from "../services/RateLimiter.js"
 import type { ApiEndpoint, PublicEndpoint } from "./Plan.js"
+import { setRateLimitHeaders } from "./RateLimitHeaders.js"
 import type { RequestContext } from "./RequestContext.js"
 import { validate } from "./Validate.js"
 
@@ -19,6 +22,7 @@ export interface ChecksDeps {
   readonly breaker: Breaker["Type"]
   readonly auth: Auth["Type"]
   readonly metrics: GatewayMetrics
+  readonly limiter: RateLimiter["Type"]
 }
 
 export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials: Credentials | undefined) => Effect.Effect<Decision, GatewayError> =>
@@ -26,10 +30,20 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     const target = yield* validate(ctx.req, ctx.plan.config.server.max_body_bytes)
     ctx.target = target
     const match = ctx.plan.router.match(ctx.req.method ?? "", target.segments)
+    if (match._tag === "Found") ctx.endpoint = match.route
+    // every request passes the limits, unmatched paths and public endpoints included
+    const buckets = bucketsFor(ctx.plan.limits, target.normalized, target.raw, ctx.clientIp)
+    if (buckets.length > 0) {
+      const quota = yield* deps.limiter.check(buckets).pipe(
+        Effect.tapError((e) =>
+          Effect.sync(() => deps.metrics.rateLimitExceeded.inc({ endpoint: ctx.endpoint?.template ?? "unmatched", limiter_type: e.scope }))
+        )
+      )
+      setRateLimitHeaders(ctx.res, quota)
+    }
     if (match._tag === "NotFound") return yield* new NotFound()
     if (match._tag === "MethodNotAllowed") return yield* new MethodNotAllowed({ allow: match.allow })
     const endpoint = match.route
-    ctx.endpoint = endpoint
     if (endpoint.kind === "public") return { _tag: "Public", endpoint } as const
     if (endpoint.kind === "websocket") return yield* new UpgradeRequired()
     if (credentials !== undefined) {

@@ -21,6 +21,7 @@ import { Health } from "../services/Health.js"
 import { Lifecycle } from "../services/Lifecycle.js"
 import { LogSink } from "../services/LogSink.js"
 import { Metrics } from "../services/Metrics.js"
+import { RateLimiter } from "../services/RateLimiter.js"
 import { Upstream } from "../services/Upstream.js"
 import { type Decision, makeChecks } from "./Checks.js"
 import { credentialsOf } from "./Credentials.js"
@@ -50,7 +51,8 @@ export const HandlerLive = Layer.scoped(
     const lifecycle = yield* Lifecycle
     const breaker = yield* Breaker
     const auth = yield* Auth
-    const checks = makeChecks({ breaker, auth, metrics })
+    const limiter = yield* RateLimiter
+    const checks = makeChecks({ breaker, auth, metrics, limiter })
     let plan = compilePlan((yield* config.current).config)
     yield* config.changes.pipe(
       Stream.runForEach((snapshot) => Effect.sync(() => (plan = compilePlan(snapshot.config)))),
@@ -132,7 +134,8 @@ export const HandlerLive = Layer.scoped(
         const credentials = current.config.auth.enabled ? credentialsOf(req.headers) : undefined
         const program = checks(ctx, credentials)
         // synchronous stores and a known token: one runSyncExit; else a fiber (PERFORMANCE.md)
-        if (credentials === undefined || auth.isSynchronous(credentials)) settle(ctx, runSyncExit(program))
+        const synchronous = (limiter.isSynchronous || !current.limits.enabled) && (credentials === undefined || auth.isSynchronous(credentials))
+        if (synchronous) settle(ctx, runSyncExit(program))
         else runFork(program).addObserver((exit) => settle(ctx, exit))
       } catch (defect) {
         onDefect(ctx, defect) // recovery: a bug in one request answers 500 and harms no other

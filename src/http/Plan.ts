@@ -3,6 +3,7 @@
 // Requests only run it; SIGHUP builds a new one.
 import { makeTrustedProxies, type TrustedProxies } from "../domain/ClientIp.js"
 import type { GatewayConfig } from "../domain/GatewayConfig.js"
+import { compileRateLimits, type RateLimits } from "../domain/RateLimits.js"
 import { type ApiRoute, apiRoutes } from "../domain/RouteTable.js"
 import { makeRouter, type Router } from "../domain/Router.js"
 import { type CorsPolicy, makeCorsPolicy } from "./Cors.js"
@@ -30,6 +31,7 @@ export interface Plan {
   readonly router: Router<Endpoint>
   readonly cors: CorsPolicy | undefined
   readonly trustedProxies: TrustedProxies
+  readonly limits: RateLimits
   readonly errorDetails: boolean
   readonly accessLog: boolean
 }
@@ -54,6 +56,7 @@ export const compilePlan = (config: GatewayConfig): Plan => {
     router: makeRouter(endpoints),
     cors: config.cors.enabled ? makeCorsPolicy(config.cors) : undefined,
     trustedProxies: makeTrustedProxies(config.server.trusted_proxies),
+    limits: compileRateLimits(config),
     errorDetails: config.features.enable_error_details,
     accessLog: config.features.enable_access_log
   }

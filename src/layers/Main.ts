@@ -16,6 +16,8 @@ import { LoggerLive } from "./LoggerLive.js"
 import { LogSinkLive } from "./LogSinkLive.js"
 import { MetricsLive } from "./MetricsLive.js"
 import { ProcessGuards } from "./ProcessGuards.js"
+import { RateLimiterFromConfig } from "./RateLimiterFromConfig.js"
+import { RedisLive } from "./RedisLive.js"
 import { UpstreamLive } from "./UpstreamLive.js"
 
 const ConfigWarnings = Layer.effectDiscard(
@@ -28,7 +30,11 @@ const ConfigWarnings = Layer.effectDiscard(
 
 const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile, UpstreamLive)
 const Breakers = BreakerStatesLive.pipe(Layer.provideMerge(BreakerLive))
-const Pipeline = HandlerLive.pipe(Layer.provideMerge(Layer.mergeAll(HealthLive, AuthLive)), Layer.provideMerge(Breakers))
+const Stores = RateLimiterFromConfig.pipe(Layer.provideMerge(RedisLive))
+const Pipeline = HandlerLive.pipe(
+  Layer.provideMerge(Layer.mergeAll(HealthLive, AuthLive, Stores)),
+  Layer.provideMerge(Breakers)
+)
 
 export const AppLive = ServerLive.pipe(
   Layer.provideMerge(Pipeline),

@@ -1,0 +1,144 @@
+// Buckets in Redis (SPEC §4): one atomic Lua script per bucket that reads Redis's own
+// clock, so instances with skewed clocks agree; a request's scripts in one pipelined round
+// trip; each key its own hash tag for Redis Cluster. Whenever Redis fails or stalls, the
+// instance uses its local buckets, says so once, and returns to Redis when it answers.
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import { RateLimited } from "../domain/Errors.js"
+import type { BucketRef } from "../domain/RateLimits.js"
+import { msUntilToken } from "../domain/TokenBucket.js"
+import { GatewayConfig } from "../services/GatewayConfig.js"
+import { Metrics } from "../services/Metrics.js"
+import { type Quota, RateLimiter } from "../services/RateLimiter.js"
+import { type RedisClient, RedisClients } from "../services/RedisClients.js"
+import { LocalBuckets } from "./LocalBuckets.js"
+import { commandTimeoutMs } from "./RedisLive.js"
+
+// KEYS[1] bucket; ARGV: rate per ms, burst, cost (1 takes, -1 gives back), ttl ms
+export const tokenBucketScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 't', 'ts')
+local tokens = tonumber(b[1])
+local ts = tonumber(b[2])
+if tokens == nil then tokens = burst; ts = now end
+if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate) else now = ts end
+local allowed = 0
+if cost < 0 then
+  tokens = math.min(burst, tokens - cost); allowed = 1
+elseif tokens >= cost then
+  tokens = tokens - cost; allowed = 1
+end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return { allowed, tostring(tokens) }
+`
+
+type Scripted = RedisClient & {
+  gwTakeToken: (key: string, rate: number, burst: number, cost: number, ttl: number) => Promise<[number, string]>
+}
+
+const keyOf = (ref: BucketRef): string =>
+  ref.spec.scope === "global" ? "gw:rl:{global}" : ref.spec.scope === "ip" ? `gw:rl:{ip:${ref.key}}` : `gw:rl:{ep:${ref.key}}`
+
+const ttlOf = (ref: BucketRef): number => Math.ceil(ref.spec.burst / ref.spec.ratePerMs) + 1_000
+
+class StoreUnavailable {
+  readonly _tag = "StoreUnavailable"
+  constructor(readonly cause: unknown) {}
+}
+
+export const RateLimiterRedis = Layer.scoped(
+  RateLimiter,
+  Effect.gen(function* () {
+    const { config } = yield* (yield* GatewayConfig).current
+    const metrics = yield* Metrics
+    const clock = yield* Effect.clock
+    const url = config.rate_limit.redis_url ?? config.cache.redis_url!
+    const client = (yield* (yield* RedisClients).client(url)) as Scripted
+    client.defineCommand("gwTakeToken", { numberOfKeys: 1, lua: tokenBucketScript })
+    const local = new LocalBuckets(config.rate_limit.per_ip.max_tracked)
+
+    let fallback = false
+    const enterFallback = (cause: unknown) =>
+      Effect.suspend(() => {
+        metrics.redisErrors.inc({ component: "rate_limit" })
+        if (fallback) return Effect.void
+        fallback = true
+        metrics.rateLimitFallbackActive.set(1)
+        return Effect.logWarning("Redis unavailable: rate limits use local buckets").pipe(
+          Effect.annotateLogs({ error: cause instanceof Error ? cause.message : String(cause) })
+        )
+      })
+    // returns to Redis once it answers again
+    yield* Effect.suspend(() =>
+      !fallback
+        ? Effect.void
+        : Effect.tryPromise(() => client.ping()).pipe(
+          Effect.flatMap(() => Effect.sync(() => {
+            fallback = false
+            metrics.rateLimitFallbackActive.set(0)
+          })),
+          Effect.zipRight(Effect.logInfo("Redis answers again: rate limits use Redis")),
+          Effect.orElse(() => Effect.void)
+        )
+    ).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
+
+    const locally = (refs: ReadonlyArray<BucketRef>) => {
+      const result = local.check(refs, clock.unsafeCurrentTimeMillis())
+      return result instanceof Error ? Effect.fail(result) : Effect.succeed(result)
+    }
+
+    const run = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1) =>
+      Effect.tryPromise({
+        try: () => {
+          const p = client.pipeline() as unknown as { gwTakeToken: Scripted["gwTakeToken"]; exec: () => Promise<Array<[Error | null, unknown]> | null> }
+          for (const ref of refs) p.gwTakeToken(keyOf(ref), ref.spec.ratePerMs, ref.spec.burst, cost, ttlOf(ref))
+          return p.exec()
+        },
+        catch: (cause) => new StoreUnavailable(cause)
+      }).pipe(
+        Effect.timeoutFail({ duration: commandTimeoutMs + 50, onTimeout: () => new StoreUnavailable("command timeout") }),
+        Effect.flatMap((replies) => {
+          const failed = replies?.find(([error]) => error !== null)
+          return replies === null || failed !== undefined
+            ? Effect.fail(new StoreUnavailable(failed?.[0] ?? "no reply"))
+            : Effect.succeed(replies.map(([, reply]) => reply as [number, string]))
+        })
+      )
+
+    const decide = (refs: ReadonlyArray<BucketRef>, replies: ReadonlyArray<[number, string]>): Effect.Effect<Quota, RateLimited | StoreUnavailable> => {
+      let best: Quota | undefined
+      for (let i = 0; i < refs.length; i++) {
+        const ref = refs[i]!
+        const [allowed, text] = replies[i]!
+        const tokens = Number(text)
+        if (allowed !== 1) {
+          const refused = new RateLimited({ scope: ref.spec.scope, retryAfterMs: msUntilToken(tokens, ref.spec) }, true)
+          const later = refs.slice(i + 1)
+          // a refusal takes nothing from the later buckets: give back what they took
+          // (best effort: a Redis failure here only leaves those tokens spent)
+          return later.length === 0 ? Effect.fail(refused) : Effect.zipRight(Effect.ignore(run(later, -1)), Effect.fail(refused))
+        }
+        if (best === undefined || tokens < best.remaining) best = { spec: ref.spec, remaining: tokens, msUntilToken: msUntilToken(tokens, ref.spec) }
+      }
+      return Effect.succeed(best!)
+    }
+
+    return RateLimiter.of({
+      isSynchronous: false,
+      check: (refs) =>
+        Effect.suspend(() => {
+          if (fallback) return locally(refs)
+          return run(refs, 1).pipe(
+            Effect.flatMap((replies) => decide(refs, replies)),
+            Effect.catchTag("StoreUnavailable", (e) => Effect.zipRight(enterFallback(e.cause), locally(refs)))
+          )
+        })
+    })
+  })
+)

@@ -1,0 +1,25 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { RateLimited } from "../domain/Errors.js"
+import type { BucketRef } from "../domain/RateLimits.js"
+import type { BucketSpec } from "../domain/TokenBucket.js"
+
+/** The passing bucket with the fewest tokens left: it fills the rate-limit headers. */
+export interface Quota {
+  readonly spec: BucketSpec
+  readonly remaining: number
+  readonly msUntilToken: number
+}
+
+export class RateLimiter extends Context.Tag("gateway/RateLimiter")<
+  RateLimiter,
+  {
+    /**
+     * Takes a token from each bucket in order; a refusal takes nothing from the later ones.
+     * Redis trouble never leaks out: the Redis store falls back to local buckets (SPEC §4).
+     */
+    readonly check: (buckets: ReadonlyArray<BucketRef>) => Effect.Effect<Quota, RateLimited>
+    /** True when check completes synchronously (memory store). */
+    readonly isSynchronous: boolean
+  }
+>() {}
