@@ -3,19 +3,23 @@
 // Runtime.runSyncExit; the upstream call happens after it, outside any fiber.
 import * as Effect from "effect/Effect"
 import { Forbidden, type GatewayError, MethodNotAllowed, NotFound, UpgradeRequired } from "../domain/Errors.js"
+import { ruleFor } from "../domain/CacheRules.js"
 import { bucketsFor } from "../domain/RateLimits.js"
 import { satisfies } from "../domain/Role.js"
 import type { Auth, Credentials } from "../services/Auth.js"
 import type { Breaker, Ticket } from "../services/Breaker.js"
+import type { Cache, CachedResponse } from "../services/Cache.js"
 import type { GatewayMetrics } from "../services/Metrics.js"
 import type { RateLimiter } from "../services/RateLimiter.js"
 import type { ApiEndpoint, PublicEndpoint } from "./Plan.js"
+import { identityFor, type makeCacheKeys } from "./CacheStage.js"
 import { setRateLimitHeaders } from "./RateLimitHeaders.js"
 import type { RequestContext } from "./RequestContext.js"
 import { validate } from "./Validate.js"
 
 export type Decision =
   | { readonly _tag: "Public"; readonly endpoint: PublicEndpoint }
+  | { readonly _tag: "CacheHit"; readonly entry: CachedResponse }
   | { readonly _tag: "Forward"; readonly endpoint: ApiEndpoint; readonly ticket: Ticket }
 
 export interface ChecksDeps {
@@ -23,6 +27,8 @@ export interface ChecksDeps {
   readonly auth: Auth["Type"]
   readonly metrics: GatewayMetrics
   readonly limiter: RateLimiter["Type"]
+  readonly cache: Cache["Type"]
+  readonly cacheKeys: ReturnType<typeof makeCacheKeys>
 }
 
 export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials: Credentials | undefined) => Effect.Effect<Decision, GatewayError> =>
@@ -48,12 +54,26 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     if (endpoint.kind === "websocket") return yield* new UpgradeRequired()
     if (credentials !== undefined) {
       const identity = yield* deps.auth.authenticate(credentials)
-      ctx.identity = { user: identity.user, role: identity.role }
+      ctx.identity = identity
       ctx.caller = identity.caller
       if (!satisfies(identity.role, endpoint.role)) {
         deps.metrics.authFailures.inc({ type: identity.type, reason: "forbidden" })
         return yield* new Forbidden({ needed: endpoint.role })
       }
+    }
+    const rule = ruleFor(ctx.plan.cacheRules, ctx.req.method ?? "", target.normalized)
+    if (rule !== undefined) {
+      const cache = (ctx.cache = deps.cacheKeys.ticket(rule, ctx, identityFor(ctx.identity, ctx.req.headers)))
+      const entry = yield* deps.cache.lookup(cache.key).pipe(
+        Effect.catchAll(() => Effect.sync(() => void (cache.status = "BYPASS")))
+      )
+      // hits pass auth and rate limits, not the breaker or the backend (SPEC §4)
+      if (entry !== undefined) {
+        cache.status = "HIT"
+        deps.metrics.cacheHits.inc({ endpoint: rule.prefix })
+        return { _tag: "CacheHit", entry } as const
+      }
+      if (cache.status === "MISS") deps.metrics.cacheMisses.inc({ endpoint: rule.prefix })
     }
     const ticket = yield* deps.breaker.admit(endpoint.service) // 503 without touching the backend
     return { _tag: "Forward", endpoint, ticket } as const

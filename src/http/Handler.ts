@@ -15,6 +15,7 @@ import { resolveClient } from "../domain/ClientIp.js"
 import type { GatewayError } from "../domain/Errors.js"
 import { Auth } from "../services/Auth.js"
 import { Breaker } from "../services/Breaker.js"
+import { Cache } from "../services/Cache.js"
 import { BuildInfo } from "../services/BuildInfo.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Health } from "../services/Health.js"
@@ -23,6 +24,7 @@ import { LogSink } from "../services/LogSink.js"
 import { Metrics } from "../services/Metrics.js"
 import { RateLimiter } from "../services/RateLimiter.js"
 import { Upstream } from "../services/Upstream.js"
+import { makeCachedForward, makeCacheKeys, serveEntry } from "./CacheStage.js"
 import { type Decision, makeChecks } from "./Checks.js"
 import { credentialsOf } from "./Credentials.js"
 import { internalErrorReply, toErrorReply } from "./ErrorResponse.js"
@@ -52,8 +54,11 @@ export const HandlerLive = Layer.scoped(
     const breaker = yield* Breaker
     const auth = yield* Auth
     const limiter = yield* RateLimiter
-    const checks = makeChecks({ breaker, auth, metrics, limiter })
+    const cache = yield* Cache
+    const clock = yield* Effect.clock
     let plan = compilePlan((yield* config.current).config)
+    const cacheKeys = makeCacheKeys(plan.config.cache.max_entries)
+    const checks = makeChecks({ breaker, auth, metrics, limiter, cache, cacheKeys })
     yield* config.changes.pipe(
       Stream.runForEach((snapshot) => Effect.sync(() => (plan = compilePlan(snapshot.config)))),
       Effect.forkScoped
@@ -71,13 +76,17 @@ export const HandlerLive = Layer.scoped(
 
     const fail = (ctx: RequestContext, error: GatewayError) => sendError(ctx, toErrorReply(error))
     const forward = makeForwarder({ upstream: yield* Upstream, breaker, metrics, runSync, runFork, fail })
+    const now = () => clock.unsafeCurrentTimeMillis()
+    const forwardCached = makeCachedForward({ forward, cache, cacheKeys, breaker, now, runSync, runFork, fail })
 
     const act = (ctx: RequestContext, decision: Decision) => {
       switch (decision._tag) {
         case "Public":
           return servePublic(ctx, decision.endpoint)
+        case "CacheHit":
+          return serveEntry(ctx, decision.entry, now())
         case "Forward":
-          return forward(ctx, decision.endpoint, decision.ticket)
+          return forwardCached(ctx, decision.endpoint, decision.ticket)
       }
     }
 
@@ -114,6 +123,7 @@ export const HandlerLive = Layer.scoped(
         endpoint: undefined,
         caller: undefined,
         identity: undefined,
+        cache: undefined,
         clientGone: undefined,
         bodyTooLarge: false,
         traceId: undefined,
@@ -134,7 +144,8 @@ export const HandlerLive = Layer.scoped(
         const credentials = current.config.auth.enabled ? credentialsOf(req.headers) : undefined
         const program = checks(ctx, credentials)
         // synchronous stores and a known token: one runSyncExit; else a fiber (PERFORMANCE.md)
-        const synchronous = (limiter.isSynchronous || !current.limits.enabled) && (credentials === undefined || auth.isSynchronous(credentials))
+        const synchronous = (limiter.isSynchronous || !current.limits.enabled) && (cache.isSynchronous || !current.cacheRules.enabled) &&
+          (credentials === undefined || auth.isSynchronous(credentials))
         if (synchronous) settle(ctx, runSyncExit(program))
         else runFork(program).addObserver((exit) => settle(ctx, exit))
       } catch (defect) {

@@ -1,6 +1,7 @@
 // What a config snapshot compiles to, once (Caddy's Compile, Lura's newStack): the
 // router with the API routes and the public endpoints, CORS and the limits per request.
 // Requests only run it; SIGHUP builds a new one.
+import { type CacheRules, compileCacheRules } from "../domain/CacheRules.js"
 import { makeTrustedProxies, type TrustedProxies } from "../domain/ClientIp.js"
 import type { GatewayConfig } from "../domain/GatewayConfig.js"
 import { compileRateLimits, type RateLimits } from "../domain/RateLimits.js"
@@ -32,6 +33,7 @@ export interface Plan {
   readonly cors: CorsPolicy | undefined
   readonly trustedProxies: TrustedProxies
   readonly limits: RateLimits
+  readonly cacheRules: CacheRules
   readonly errorDetails: boolean
   readonly accessLog: boolean
 }
@@ -57,6 +59,7 @@ export const compilePlan = (config: GatewayConfig): Plan => {
     cors: config.cors.enabled ? makeCorsPolicy(config.cors) : undefined,
     trustedProxies: makeTrustedProxies(config.server.trusted_proxies),
     limits: compileRateLimits(config),
+    cacheRules: compileCacheRules(config),
     errorDetails: config.features.enable_error_details,
     accessLog: config.features.enable_access_log
   }

@@ -5,6 +5,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import { pipeline } from "node:stream"
+import { maxEntryBytes } from "../domain/CacheRules.js"
 import { BadGateway, BodyTooLarge, type GatewayError, GatewayTimeout } from "../domain/Errors.js"
 import { type AttemptFailure, attemptFailure, mayRetry, retryableStatus, retrySchedule } from "../domain/Retry.js"
 import { RetryBudget } from "../domain/RetryBudget.js"
@@ -29,6 +30,14 @@ export interface ProxyDeps {
 }
 
 type Result = { readonly ok: UpstreamResponse } | { readonly failed: AttemptFailure }
+
+/** Told how the forward ended; the cache stage stores and shares responses through it. */
+export type ForwardObserver = (
+  outcome:
+    | { readonly _tag: "Response"; readonly status: number; readonly headers: Record<string, string | Array<string>>; readonly body: Buffer }
+    | { readonly _tag: "Error"; readonly error: GatewayError }
+    | { readonly _tag: "Unshared" }
+) => void
 type Stop = { readonly _tag: "Stop"; readonly reason: "deadline" | "breaker" }
 
 const toError = (service: ServiceName, f: AttemptFailure): GatewayError =>
@@ -47,7 +56,7 @@ export const makeForwarder = (deps: ProxyDeps) => {
     return b
   }
 
-  return (ctx: RequestContext, endpoint: ApiEndpoint, firstTicket: Ticket): void => {
+  return (ctx: RequestContext, endpoint: ApiEndpoint, firstTicket: Ticket, observer?: ForwardObserver): void => {
     const { config } = ctx.plan
     const { req, res } = ctx
     const service = endpoint.service
@@ -110,14 +119,27 @@ export const makeForwarder = (deps: ProxyDeps) => {
     const deliver = (up: UpstreamResponse) => {
       if (res.destroyed || gone.aborted) {
         discard(up)
+        observer?.({ _tag: "Unshared" })
         return leave()
       }
       const headers = clientResponseHeaders(up.headers)
       for (const name in headers) if (!res.hasHeader(name)) res.setHeader(name, headers[name]!)
+      if (ctx.cache !== undefined) res.setHeader("x-cache", ctx.cache.status)
       res.writeHead(up.status)
-      up.body.on("data", (chunk: Buffer) => (ctx.responseBytes += chunk.length))
+      // a copy of at most 1 MiB for the cache and the coalesced followers
+      let copy: Array<Buffer> | undefined = observer === undefined ? undefined : []
+      up.body.on("data", (chunk: Buffer) => {
+        ctx.responseBytes += chunk.length
+        if (copy === undefined) return
+        if (ctx.responseBytes > maxEntryBytes) copy = undefined
+        else copy.push(chunk)
+      })
       pipeline(up.body, res, (error) => {
         leave()
+        if (observer !== undefined) {
+          const ok = (error === undefined || error === null) && copy !== undefined
+          observer(ok ? { _tag: "Response", status: up.status, headers, body: Buffer.concat(copy!) } : { _tag: "Unshared" })
+        }
         // headers are out: a backend failing mid-body aborts the client's connection (SPEC §4)
         if (error !== undefined && error !== null && !gone.aborted) {
           deps.metrics.upstreamErrors.labels(service, "reset").inc()
@@ -130,7 +152,10 @@ export const makeForwarder = (deps: ProxyDeps) => {
       if (held !== undefined) return deliver(held) // the last backend response, when one arrived
       leave()
       if (ctx.bodyTooLarge) return deps.fail(ctx, new BodyTooLarge({ limit: config.server.max_body_bytes }))
-      if (failure.kind !== "aborted") deps.fail(ctx, toError(service, failure))
+      if (failure.kind === "aborted") return observer?.({ _tag: "Unshared" })
+      const error = toError(service, failure)
+      observer?.({ _tag: "Error", error })
+      deps.fail(ctx, error)
     }
 
     const retryable = (f: AttemptFailure) => svc.max_retries > 0 && !gone.aborted && mayRetry(f, method, idempotencyKey)

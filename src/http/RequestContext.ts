@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { RequestPath } from "../domain/RequestPath.js"
+import type { Identity } from "../services/Auth.js"
 import type { AttemptSignal } from "../services/Upstream.js"
+import type { CacheTicket } from "./CacheStage.js"
 import type { Endpoint, Plan } from "./Plan.js"
 
 /** What one request carries through the pipeline; plain data, passed as an argument. */
@@ -22,7 +24,9 @@ export interface RequestContext {
   /** Who called, for logs (user id or key name), once authenticated. */
   caller: string | undefined
   /** The identity sent upstream as X-Auth-User / X-Auth-Role. */
-  identity: { readonly user: string; readonly role: string } | undefined
+  identity: Identity | undefined
+  /** Set on GETs under a cache rule. */
+  cache: CacheTicket | undefined
   /** Aborted when the client goes away before its response is complete. */
   clientGone: AttemptSignal | undefined
   bodyTooLarge: boolean

@@ -19,6 +19,7 @@ export const sendBody = (
   res.setHeader("content-type", contentType)
   res.setHeader("content-length", ctx.responseBytes)
   res.setHeader("cache-control", "no-store")
+  if (ctx.cache !== undefined) res.setHeader("x-cache", ctx.cache.status)
   if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!)
   res.writeHead(status)
   res.end(body)

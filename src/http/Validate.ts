@@ -25,6 +25,8 @@ export const hasBody = (req: IncomingMessage): boolean => {
 }
 
 export const validate = (req: IncomingMessage, maxBodyBytes: number): Effect.Effect<RequestPath, BadRequest | BodyTooLarge | UnsupportedMediaType> => {
+  // node reads a request line without a version as HTTP/0.9: not HTTP/1.x, refused (SPEC §6)
+  if (req.httpVersionMajor !== 1) return Effect.fail(new BadRequest({ reason: `unsupported HTTP version ${req.httpVersion}` }))
   const target = parseTarget(req.url ?? "")
   if (isRefusal(target)) return Effect.fail(new BadRequest({ reason: `refused path: ${target}` }))
   const duplicated = duplicatedCredential(req.rawHeaders)

@@ -9,6 +9,7 @@ import { GatewayConfig } from "../services/GatewayConfig.js"
 import { AuthLive } from "./AuthLive.js"
 import { BreakerLive, BreakerStatesLive } from "./BreakerLive.js"
 import { BuildInfoFile } from "./BuildInfoFile.js"
+import { CacheFromConfig } from "./CacheFromConfig.js"
 import { GatewayConfigFile } from "./GatewayConfigFile.js"
 import { HealthLive } from "./HealthLive.js"
 import { LifecycleLive } from "./LifecycleLive.js"
@@ -30,7 +31,7 @@ const ConfigWarnings = Layer.effectDiscard(
 
 const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile, UpstreamLive)
 const Breakers = BreakerStatesLive.pipe(Layer.provideMerge(BreakerLive))
-const Stores = RateLimiterFromConfig.pipe(Layer.provideMerge(RedisLive))
+const Stores = Layer.mergeAll(RateLimiterFromConfig, CacheFromConfig).pipe(Layer.provideMerge(RedisLive))
 const Pipeline = HandlerLive.pipe(
   Layer.provideMerge(Layer.mergeAll(HealthLive, AuthLive, Stores)),
   Layer.provideMerge(Breakers)

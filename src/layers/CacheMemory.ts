@@ -1,0 +1,35 @@
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { LruMap } from "../domain/LruMap.js"
+import { Cache, type CachedResponse } from "../services/Cache.js"
+import { GatewayConfig } from "../services/GatewayConfig.js"
+
+// An LRU of cache.max_entries; expiry read through Clock, so TestClock drives TTLs.
+export const CacheMemory = Layer.effect(
+  Cache,
+  Effect.gen(function* () {
+    const { config } = yield* (yield* GatewayConfig).current
+    const clock = yield* Effect.clock
+    const entries = new LruMap<string, { readonly entry: CachedResponse; readonly expiresAt: number }>(config.cache.max_entries)
+    return Cache.of({
+      isSynchronous: true,
+      lookup: (key) =>
+        Effect.sync(() => {
+          const found = entries.get(key)
+          if (found === undefined) return undefined
+          if (found.expiresAt > clock.unsafeCurrentTimeMillis()) return found.entry
+          entries.delete(key)
+          return undefined
+        }),
+      store: (key, entry, ttlMs) => Effect.sync(() => entries.set(key, { entry, expiresAt: clock.unsafeCurrentTimeMillis() + ttlMs })),
+      purge: (prefix) =>
+        Effect.sync(() => {
+          const start = `gw:cache:v1:${prefix}:`
+          let n = 0
+          for (const [key] of [...entries.entries()]) if (key.startsWith(start) && entries.delete(key)) n++
+          return n
+        }),
+      describe: Effect.sync(() => ({ store: "memory" as const, entries: entries.size, reachable: true }))
+    })
+  })
+)
