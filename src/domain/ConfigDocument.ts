@@ -40,7 +40,7 @@ export const expandVariables = (text: string, env: Env): { text: string; problem
 
 export const parseDocument = (text: string): Either.Either<unknown, Array<string>> => {
   try {
-    const doc: unknown = parseYaml(text, { uniqueKeys: true })
+    const doc: unknown = parseYaml(text, { uniqueKeys: true, logLevel: "error" })
     return Either.right(doc ?? {})
   } catch (e) {
     const message = e instanceof YAMLParseError

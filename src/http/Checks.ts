@@ -2,7 +2,7 @@
 // are (memory buckets, breaker state, hashed keys), so the handler runs it with
 // Runtime.runSyncExit; the upstream call happens after it, outside any fiber.
 import * as Effect from "effect/Effect"
-import { Forbidden, type GatewayError, MethodNotAllowed, NotFound, UpgradeRequired } from "../domain/Errors.js"
+import { BadRequest, Forbidden, type GatewayError, MethodNotAllowed, NotFound, UpgradeRequired } from "../domain/Errors.js"
 import { ruleFor } from "../domain/CacheRules.js"
 import { bucketsFor } from "../domain/RateLimits.js"
 import { satisfies } from "../domain/Role.js"
@@ -20,6 +20,7 @@ import { validate } from "./Validate.js"
 export type Decision =
   | { readonly _tag: "Public"; readonly endpoint: PublicEndpoint }
   | { readonly _tag: "CacheHit"; readonly entry: CachedResponse }
+  | { readonly _tag: "Upgrade" }
   | { readonly _tag: "Forward"; readonly endpoint: ApiEndpoint; readonly ticket: Ticket }
 
 export interface ChecksDeps {
@@ -51,16 +52,19 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     if (match._tag === "MethodNotAllowed") return yield* new MethodNotAllowed({ allow: match.allow })
     const endpoint = match.route
     if (endpoint.kind === "public") return { _tag: "Public", endpoint } as const
-    if (endpoint.kind === "websocket") return yield* new UpgradeRequired()
+    if (endpoint.kind === "websocket" && ctx.upgrade === undefined) return yield* new UpgradeRequired()
     if (credentials !== undefined) {
       const identity = yield* deps.auth.authenticate(credentials)
       ctx.identity = identity
       ctx.caller = identity.caller
-      if (!satisfies(identity.role, endpoint.role)) {
+      const needed = endpoint.kind === "websocket" ? "viewer" : endpoint.role
+      if (!satisfies(identity.role, needed)) {
         deps.metrics.authFailures.inc({ type: identity.type, reason: "forbidden" })
-        return yield* new Forbidden({ needed: endpoint.role })
+        return yield* new Forbidden({ needed })
       }
     }
+    if (endpoint.kind === "websocket") return { _tag: "Upgrade" } as const
+    if (ctx.upgrade !== undefined) return yield* new BadRequest({ reason: "an upgrade is only accepted on websocket.path" })
     const rule = ruleFor(ctx.plan.cacheRules, ctx.req.method ?? "", target.normalized)
     if (rule !== undefined) {
       const cache = (ctx.cache = deps.cacheKeys.ticket(rule, ctx, identityFor(ctx.identity, ctx.req.headers)))

@@ -24,9 +24,10 @@ import { LogSink } from "../services/LogSink.js"
 import { Metrics } from "../services/Metrics.js"
 import { RateLimiter } from "../services/RateLimiter.js"
 import { Upstream } from "../services/Upstream.js"
+import { WebSockets } from "../services/WebSockets.js"
 import { makeCachedForward, makeCacheKeys, serveEntry } from "./CacheStage.js"
 import { type Decision, makeChecks } from "./Checks.js"
-import { credentialsOf } from "./Credentials.js"
+import { credentialsOf, withQueryToken } from "./Credentials.js"
 import { internalErrorReply, toErrorReply } from "./ErrorResponse.js"
 import { makeObserver } from "./Observe.js"
 import { compilePlan } from "./Plan.js"
@@ -37,7 +38,7 @@ import { sendError } from "./Respond.js"
 
 export class Handler extends Context.Tag("gateway/Handler")<
   Handler,
-  { readonly handle: (req: IncomingMessage, res: ServerResponse) => void }
+  { readonly handle: (req: IncomingMessage, res: ServerResponse, upgrade?: RequestContext["upgrade"]) => void }
 >() {}
 
 export const HandlerLive = Layer.scoped(
@@ -55,6 +56,7 @@ export const HandlerLive = Layer.scoped(
     const auth = yield* Auth
     const limiter = yield* RateLimiter
     const cache = yield* Cache
+    const websockets = yield* WebSockets
     const clock = yield* Effect.clock
     let plan = compilePlan((yield* config.current).config)
     const cacheKeys = makeCacheKeys(plan.config.cache.max_entries)
@@ -85,6 +87,8 @@ export const HandlerLive = Layer.scoped(
           return servePublic(ctx, decision.endpoint)
         case "CacheHit":
           return serveEntry(ctx, decision.entry, now())
+        case "Upgrade":
+          return websockets.proxy(ctx, fail)
         case "Forward":
           return forwardCached(ctx, decision.endpoint, decision.ticket)
       }
@@ -103,7 +107,7 @@ export const HandlerLive = Layer.scoped(
       onDefect(ctx, exit.cause)
     }
 
-    const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: RequestContext["upgrade"]): void => {
       const current = plan
       const requestId = pickRequestId(req.headers["x-request-id"], randomUUID)
       const length = req.headers["content-length"]
@@ -126,6 +130,7 @@ export const HandlerLive = Layer.scoped(
         cache: undefined,
         clientGone: undefined,
         bodyTooLarge: false,
+        upgrade,
         traceId: undefined,
         requestBytes: length === undefined ? 0 : Number(length) || 0,
         responseBytes: 0
@@ -141,7 +146,8 @@ export const HandlerLive = Layer.scoped(
           if (current.cors.preflight(req.method, req.headers, res)) return
           current.cors.decorate(req.headers, res)
         }
-        const credentials = current.config.auth.enabled ? credentialsOf(req.headers) : undefined
+        const headerCredentials = current.config.auth.enabled ? credentialsOf(req.headers) : undefined
+        const credentials = headerCredentials !== undefined && upgrade !== undefined ? withQueryToken(headerCredentials, req.url) : headerCredentials
         const program = checks(ctx, credentials)
         // synchronous stores and a known token: one runSyncExit; else a fiber (PERFORMANCE.md)
         const synchronous = (limiter.isSynchronous || !current.limits.enabled) && (cache.isSynchronous || !current.cacheRules.enabled) &&

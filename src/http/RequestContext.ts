@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
+import type { Duplex } from "node:stream"
 import type { RequestPath } from "../domain/RequestPath.js"
 import type { Identity } from "../services/Auth.js"
 import type { AttemptSignal } from "../services/Upstream.js"
@@ -30,6 +31,8 @@ export interface RequestContext {
   /** Aborted when the client goes away before its response is complete. */
   clientGone: AttemptSignal | undefined
   bodyTooLarge: boolean
+  /** Set for node's 'upgrade' requests: the raw socket and the bytes read past the head. */
+  readonly upgrade: { readonly socket: Duplex; readonly head: Buffer } | undefined
   traceId: string | undefined
   requestBytes: number
   responseBytes: number

@@ -5,11 +5,12 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { createServer, type IncomingMessage, type Server, ServerResponse } from "node:http"
+import type { AddressInfo, Socket } from "node:net"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Lifecycle } from "../services/Lifecycle.js"
 import { Metrics } from "../services/Metrics.js"
+import { WebSockets } from "../services/WebSockets.js"
 import { answerClientError } from "./ClientError.js"
 import { Handler } from "./Handler.js"
 
@@ -35,16 +36,17 @@ export const ServerLive = Layer.scoped(
     const { handle } = yield* Handler
     const metrics = yield* Metrics
     const lifecycle = yield* Lifecycle
+    const websockets = yield* WebSockets
     const s = config.server
 
     let inFlight = 0
     const drained = yield* Deferred.make<void>()
-    const counted = (req: IncomingMessage, res: ServerResponse) => {
+    const counted = (req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Socket; head: Buffer }) => {
       inFlight++
       res.once("close", () => {
         if (--inFlight === 0 && lifecycle.isShuttingDown()) Deferred.unsafeDone(drained, Effect.void)
       })
-      handle(req, res)
+      handle(req, res, upgrade)
     }
 
     const server = createServer(
@@ -61,6 +63,14 @@ export const ServerLive = Layer.scoped(
     server.on("connection", (socket) => {
       metrics.activeConnections.inc()
       socket.once("close", () => metrics.activeConnections.dec())
+    })
+    // upgrades run the same pipeline; a response object on the raw socket answers refusals
+    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const res = new ServerResponse(req)
+      res.shouldKeepAlive = false
+      res.assignSocket(socket)
+      socket.on("error", () => socket.destroy())
+      counted(req, res, { socket, head })
     })
     server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
       const status = answerClientError(error, socket)
@@ -81,6 +91,7 @@ export const ServerLive = Layer.scoped(
           server.close(() => resume(Effect.void))
         })
         server.closeIdleConnections()
+        yield* websockets.closeAll
         if (inFlight > 0) {
           const finished = yield* Deferred.await(drained).pipe(Effect.timeout(s.shutdown_timeout), Effect.option)
           if (finished._tag === "None") {

@@ -20,6 +20,7 @@ import { ProcessGuards } from "./ProcessGuards.js"
 import { RateLimiterFromConfig } from "./RateLimiterFromConfig.js"
 import { RedisLive } from "./RedisLive.js"
 import { UpstreamLive } from "./UpstreamLive.js"
+import { WebSocketsLive } from "./WebSocketsLive.js"
 
 const ConfigWarnings = Layer.effectDiscard(
   Effect.flatMap(GatewayConfig, (c) => c.current).pipe(
@@ -30,10 +31,11 @@ const ConfigWarnings = Layer.effectDiscard(
 )
 
 const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile, UpstreamLive)
+const Edge = WebSocketsLive
 const Breakers = BreakerStatesLive.pipe(Layer.provideMerge(BreakerLive))
 const Stores = Layer.mergeAll(RateLimiterFromConfig, CacheFromConfig).pipe(Layer.provideMerge(RedisLive))
 const Pipeline = HandlerLive.pipe(
-  Layer.provideMerge(Layer.mergeAll(HealthLive, AuthLive, Stores)),
+  Layer.provideMerge(Layer.mergeAll(HealthLive, AuthLive, Stores, Edge)),
   Layer.provideMerge(Breakers)
 )
 
