@@ -4,7 +4,6 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import { pipeline } from "node:stream"
 import { maxEntryBytes } from "../domain/CacheRules.js"
 import { BadGateway, BodyTooLarge, type GatewayError, GatewayTimeout } from "../domain/Errors.js"
 import { type AttemptFailure, attemptFailure, mayRetry, retryableStatus, retrySchedule } from "../domain/Retry.js"
@@ -128,24 +127,34 @@ export const makeForwarder = (deps: ProxyDeps) => {
       res.writeHead(up.status)
       // a copy of at most 1 MiB for the cache and the coalesced followers
       let copy: Array<Buffer> | undefined = observer === undefined ? undefined : []
-      up.body.on("data", (chunk: Buffer) => {
+      let settled = false
+      const finish = (ok: boolean) => {
+        if (settled) return
+        settled = true
+        leave()
+        observer?.(ok && copy !== undefined ? { _tag: "Response", status: up.status, headers, body: Buffer.concat(copy) } : { _tag: "Unshared" })
+      }
+      const body = up.body
+      body.on("data", (chunk: Buffer) => {
         ctx.responseBytes += chunk.length
         if (copy === undefined) return
         if (ctx.responseBytes > maxEntryBytes) copy = undefined
         else copy.push(chunk)
       })
-      pipeline(up.body, res, (error) => {
-        leave()
-        if (observer !== undefined) {
-          const ok = (error === undefined || error === null) && copy !== undefined
-          observer(ok ? { _tag: "Response", status: up.status, headers, body: Buffer.concat(copy!) } : { _tag: "Unshared" })
-        }
+      // pipe, not stream.pipeline: pipeline allocates and aborts an AbortController per call
+      body.once("end", () => finish(true))
+      body.once("error", () => {
+        finish(false)
         // headers are out: a backend failing mid-body aborts the client's connection (SPEC §4)
-        if (error !== undefined && error !== null && !gone.aborted) {
-          deps.metrics.upstreamErrors.labels(service, "reset").inc()
-          res.destroy()
-        }
+        if (!gone.aborted) deps.metrics.upstreamErrors.labels(service, "reset").inc()
+        res.destroy()
       })
+      res.once("close", () => {
+        if (settled) return
+        body.destroy() // the client left: stop reading from the backend
+        finish(false)
+      })
+      body.pipe(res)
     }
 
     const giveUp = (failure: AttemptFailure, held: UpstreamResponse | undefined) => {

@@ -3,9 +3,10 @@ import type { IncomingMessage } from "node:http"
 import type { UpstreamResponse } from "../services/Upstream.js"
 
 // RFC 9110 §7.6.1 hop-by-hop headers, plus what the gateway sets itself and the method
-// overrides, which are stripped and never change the method (SPEC §4).
+// overrides, which are stripped and never change the method (SPEC §4). Expect is answered
+// by node:http itself (100 Continue) and undici refuses to send it.
 const dropped = new Set([
-  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
+  "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host", "expect",
   "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-gateway-version",
   "x-auth-user", "x-auth-role", "traceparent", "tracestate",
   "x-http-method-override", "x-http-method", "x-method-override"
