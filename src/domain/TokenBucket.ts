@@ -39,5 +39,8 @@ export const fresh = (spec: BucketSpec, now: number): BucketState => ({ tokens: 
 /** Milliseconds until the bucket holds one whole token. */
 export const msUntilToken = (tokens: number, spec: BucketSpec): number => (tokens >= 1 ? 0 : (1 - tokens) / spec.ratePerMs)
 
+/** Whole seconds, rounded up, forgiving float noise (0.6/min as a per-ms rate is inexact). */
+export const ceilSeconds = (ms: number): number => Math.ceil(ms / 1000 - 1e-6)
+
 /** Seconds for an empty bucket to refill completely (RateLimit-Policy `w`). */
-export const refillSeconds = (spec: BucketSpec): number => Math.ceil(spec.burst / spec.ratePerMs / 1000)
+export const refillSeconds = (spec: BucketSpec): number => ceilSeconds(spec.burst / spec.ratePerMs)

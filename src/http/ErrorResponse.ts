@@ -2,6 +2,7 @@
 // exhaustive: an error added to GatewayError without a case here does not compile.
 import * as Match from "effect/Match"
 import type { GatewayError } from "../domain/Errors.js"
+import { ceilSeconds } from "../domain/TokenBucket.js"
 
 export interface ErrorReply {
   readonly status: number
@@ -10,7 +11,7 @@ export interface ErrorReply {
   readonly details?: string
 }
 
-const retryAfter = (ms: number): Record<string, string> => ({ "retry-after": String(Math.max(1, Math.ceil(ms / 1000))) })
+const retryAfter = (ms: number): Record<string, string> => ({ "retry-after": String(Math.max(1, ceilSeconds(ms))) })
 
 const rateLimitMessage = {
   global: "Global rate limit exceeded",

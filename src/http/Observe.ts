@@ -39,7 +39,8 @@ export const makeObserver = (metrics: GatewayMetrics, sink: LogSink["Type"]) => 
 
   return (ctx: RequestContext): void => {
     const { req, res } = ctx
-    const status = res.headersSent ? res.statusCode : clientClosed
+    // a WebSocket's 101 is written by ws on the raw socket, not through res
+    const status = res.headersSent || res.statusCode === 101 ? res.statusCode : clientClosed
     const seconds = (performance.now() - ctx.startedAt) / 1000
     const method = methodLabel(req.method)
     const path = ctx.endpoint?.template ?? "unmatched"

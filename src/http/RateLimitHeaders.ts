@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http"
-import { refillSeconds } from "../domain/TokenBucket.js"
+import { ceilSeconds, refillSeconds } from "../domain/TokenBucket.js"
 import type { Quota } from "../services/RateLimiter.js"
 
 /** SPEC §4: the passing bucket with the fewest tokens left, classic and IETF-draft fields. */
@@ -10,5 +10,5 @@ export const setRateLimitHeaders = (res: ServerResponse, q: Quota): void => {
   res.setHeader("x-ratelimit-burst", String(spec.burst))
   res.setHeader("x-ratelimit-remaining", String(remaining))
   res.setHeader("ratelimit-policy", `"${spec.scope}";q=${spec.burst};w=${refillSeconds(spec)}`)
-  res.setHeader("ratelimit", `"${spec.scope}";r=${remaining};t=${Math.ceil(q.msUntilToken / 1000)}`)
+  res.setHeader("ratelimit", `"${spec.scope}";r=${remaining};t=${ceilSeconds(q.msUntilToken)}`)
 }

@@ -70,6 +70,7 @@ export const ServerLive = Layer.scoped(
       res.shouldKeepAlive = false
       res.assignSocket(socket)
       socket.on("error", () => socket.destroy())
+      res.once("finish", () => socket.end()) // a refused upgrade: nothing follows its answer
       counted(req, res, { socket, head })
     })
     server.on("clientError", (error: NodeJS.ErrnoException, socket) => {

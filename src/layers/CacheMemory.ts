@@ -1,16 +1,22 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { LruMap } from "../domain/LruMap.js"
 import { Cache, type CachedResponse } from "../services/Cache.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 
 // An LRU of cache.max_entries; expiry read through Clock, so TestClock drives TTLs.
-export const CacheMemory = Layer.effect(
+export const CacheMemory = Layer.scoped(
   Cache,
   Effect.gen(function* () {
-    const { config } = yield* (yield* GatewayConfig).current
+    const gatewayConfig = yield* GatewayConfig
+    const { config } = yield* gatewayConfig.current
     const clock = yield* Effect.clock
     const entries = new LruMap<string, { readonly entry: CachedResponse; readonly expiresAt: number }>(config.cache.max_entries)
+    yield* gatewayConfig.changes.pipe(
+      Stream.runForEach((s) => Effect.sync(() => (entries.capacity = s.config.cache.max_entries))),
+      Effect.forkScoped
+    )
     return Cache.of({
       isSynchronous: true,
       lookup: (key) =>

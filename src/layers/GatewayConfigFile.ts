@@ -8,7 +8,8 @@ import * as Schema from "effect/Schema"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { createHash } from "node:crypto"
 import { loadConfigText, overrideVariables, referencedVariables } from "../domain/ConfigDocument.js"
-import { type ConfigSnapshot, GatewayConfig } from "../services/GatewayConfig.js"
+import { restartOnlyChanges, withRunningRestartOnly } from "../domain/ConfigReload.js"
+import { type ConfigSnapshot, GatewayConfig, type ReloadOutcome } from "../services/GatewayConfig.js"
 
 /** A config the gateway refuses (SPEC §1: exit 2, one line per problem). */
 export class ConfigInvalid extends Schema.TaggedError<ConfigInvalid>()("ConfigInvalid", {
@@ -49,6 +50,18 @@ export const GatewayConfigFile = Layer.scoped(
   Effect.gen(function* () {
     const path = yield* configPath.pipe(Effect.orDie)
     const ref = yield* SubscriptionRef.make(yield* loadSnapshot(path))
-    return GatewayConfig.of({ current: SubscriptionRef.get(ref), changes: ref.changes })
+    const fs = yield* FileSystem.FileSystem
+    const reload = loadSnapshot(path).pipe(
+      Effect.provideService(FileSystem.FileSystem, fs),
+      Effect.flatMap((next) =>
+        SubscriptionRef.modify(ref, (running): [ReloadOutcome, ConfigSnapshot] => {
+          const restartNeeded = restartOnlyChanges(running.config, next.config)
+          const snapshot = { ...next, config: withRunningRestartOnly(running.config, next.config) }
+          return [{ result: "success", snapshot, restartNeeded }, snapshot]
+        })
+      ),
+      Effect.catchTag("ConfigInvalid", (e) => Effect.succeed<ReloadOutcome>({ result: "failure", problems: e.problems }))
+    )
+    return GatewayConfig.of({ current: SubscriptionRef.get(ref), changes: ref.changes, reload })
   })
 )

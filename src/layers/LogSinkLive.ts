@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { type Fields, type Level, LogSink } from "../services/LogSink.js"
 import { RotatingFile } from "./RotatingFile.js"
@@ -23,7 +24,8 @@ const consoleLine = (level: Level, message: string, fields: Fields): string => {
 export const LogSinkLive = Layer.scoped(
   LogSink,
   Effect.gen(function* () {
-    const { config } = yield* (yield* GatewayConfig).current
+    const gatewayConfig = yield* GatewayConfig
+    const { config } = yield* gatewayConfig.current
     const settings = config.logging
     const format = settings.format === "console" ? consoleLine : jsonLine
     const file = settings.output === "file"
@@ -47,6 +49,11 @@ export const LogSinkLive = Layer.scoped(
       pending = ""
       target(text)
     }
+    // the level is reloadable (SPEC §1); format and output need a restart
+    yield* gatewayConfig.changes.pipe(
+      Stream.runForEach((s) => Effect.sync(() => (minimum = rank[s.config.logging.level]))),
+      Effect.forkScoped
+    )
     yield* Effect.addFinalizer(() => Effect.sync(() => {
       flush()
       file?.close()

@@ -17,6 +17,7 @@ import { LoggerLive } from "./LoggerLive.js"
 import { LogSinkLive } from "./LogSinkLive.js"
 import { MetricsLive } from "./MetricsLive.js"
 import { ProcessGuards } from "./ProcessGuards.js"
+import { ReloadOnSignal } from "./ConfigReload.js"
 import { RateLimiterFromConfig } from "./RateLimiterFromConfig.js"
 import { RedisLive } from "./RedisLive.js"
 import { UpstreamLive } from "./UpstreamLive.js"
@@ -42,7 +43,7 @@ const Pipeline = HandlerLive.pipe(
 export const AppLive = ServerLive.pipe(
   Layer.provideMerge(Pipeline),
   Layer.provideMerge(Basics),
-  Layer.provideMerge(Layer.mergeAll(ConfigWarnings, ProcessGuards)),
+  Layer.provideMerge(Layer.mergeAll(ConfigWarnings, ProcessGuards, ReloadOnSignal.pipe(Layer.provide(MetricsLive)))),
   Layer.provideMerge(LoggerLive)
 )
 

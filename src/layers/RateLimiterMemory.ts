@@ -1,16 +1,22 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { RateLimiter } from "../services/RateLimiter.js"
 import { LocalBuckets } from "./LocalBuckets.js"
 
 // Time via Clock, so TestClock drives refill.
-export const RateLimiterMemory = Layer.effect(
+export const RateLimiterMemory = Layer.scoped(
   RateLimiter,
   Effect.gen(function* () {
-    const { config } = yield* (yield* GatewayConfig).current
+    const gatewayConfig = yield* GatewayConfig
+    const { config } = yield* gatewayConfig.current
     const clock = yield* Effect.clock
     const buckets = new LocalBuckets(config.rate_limit.per_ip.max_tracked)
+    yield* gatewayConfig.changes.pipe(
+      Stream.runForEach((s) => Effect.sync(() => (buckets.ips.capacity = s.config.rate_limit.per_ip.max_tracked))),
+      Effect.forkScoped
+    )
     return RateLimiter.of({
       isSynchronous: true,
       check: (refs) => {

@@ -12,11 +12,18 @@ export interface ConfigSnapshot {
   readonly warnings: ReadonlyArray<string>
 }
 
+/** What a reload did (SPEC §1 SIGHUP). */
+export type ReloadOutcome =
+  | { readonly result: "success"; readonly snapshot: ConfigSnapshot; readonly restartNeeded: ReadonlyArray<string> }
+  | { readonly result: "failure"; readonly problems: ReadonlyArray<string> }
+
 export class GatewayConfig extends Context.Tag("gateway/GatewayConfig")<
   GatewayConfig,
   {
     readonly current: Effect.Effect<ConfigSnapshot>
     /** The current snapshot, then each one that replaces it. */
     readonly changes: Stream.Stream<ConfigSnapshot>
+    /** Reads the file again; an invalid one changes nothing. Restart-only keys keep their running values. */
+    readonly reload: Effect.Effect<ReloadOutcome>
   }
 >() {}

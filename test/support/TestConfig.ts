@@ -51,6 +51,10 @@ export const makeConfigLayer = (over: Doc = {}) => {
   return Layer.effect(
     GatewayConfig,
     Effect.map(SubscriptionRef.make(snapshotOf(config)), (ref) =>
-      GatewayConfig.of({ current: SubscriptionRef.get(ref), changes: ref.changes }))
+      GatewayConfig.of({
+        current: SubscriptionRef.get(ref),
+        changes: ref.changes,
+        reload: Effect.succeed({ result: "failure", problems: ["a literal test config has no file to reload"] })
+      }))
   )
 }
