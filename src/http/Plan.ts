@@ -9,7 +9,7 @@ import { type ApiRoute, apiRoutes } from "../domain/RouteTable.js"
 import { makeRouter, type Router } from "../domain/Router.js"
 import { type CorsPolicy, makeCorsPolicy } from "./Cors.js"
 
-export type PublicName = "health" | "liveness" | "readiness" | "version" | "metrics"
+export type PublicName = "health" | "liveness" | "readiness" | "version" | "metrics" | "openapi"
 
 export interface ApiEndpoint extends ApiRoute {
   readonly kind: "api"
@@ -41,7 +41,12 @@ export interface Plan {
 export const publicEndpoints = (config: GatewayConfig): Array<PublicEndpoint> => {
   const at = (template: string, name: PublicName): PublicEndpoint => ({ kind: "public", method: "GET", template, name })
   const health = config.health.path === "/" ? "" : config.health.path
-  const list = [at(`${health}/liveness`, "liveness"), at(`${health}/readiness`, "readiness"), at("/version", "version")]
+  const list = [
+    at(`${health}/liveness`, "liveness"),
+    at(`${health}/readiness`, "readiness"),
+    at("/version", "version"),
+    at("/openapi.json", "openapi")
+  ]
   if (config.health.enabled) list.push(at(config.health.path, "health"))
   if (config.metrics.enabled) list.push(at(config.metrics.path, "metrics"))
   return list

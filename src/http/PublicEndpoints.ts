@@ -5,6 +5,7 @@ import type * as Fiber from "effect/Fiber"
 import type { VersionInfo } from "../services/BuildInfo.js"
 import type { Health } from "../services/Health.js"
 import type { GatewayMetrics } from "../services/Metrics.js"
+import { openApiDocument } from "./OpenApi.js"
 import type { PublicEndpoint } from "./Plan.js"
 import type { RequestContext } from "./RequestContext.js"
 import { sendBody, sendJson } from "./Respond.js"
@@ -37,6 +38,8 @@ export const makePublicEndpoints = (deps: PublicDeps) => {
           r.ready ? sendJson(ctx, 200, { status: "ready" }) : sendJson(ctx, 503, { status: "not ready", reasons: r.reasons }))
       case "health":
         return later(ctx, deps.health.report, (report) => sendJson(ctx, 200, report))
+      case "openapi":
+        return sendJson(ctx, 200, openApiDocument(ctx.plan.config, deps.version.version))
       case "metrics":
         return later(ctx, deps.metrics.render, ({ body, contentType }) => sendBody(ctx, 200, contentType, body))
     }
