@@ -11,6 +11,7 @@ import type { Identity } from "../services/Auth.js"
 import type { Breaker, Ticket } from "../services/Breaker.js"
 import type { Cache, CachedResponse } from "../services/Cache.js"
 import type { ApiEndpoint } from "./Plan.js"
+import { encodeFor } from "./Encode.js"
 import type { ForwardObserver } from "./Proxy.js"
 import type { RequestContext } from "./RequestContext.js"
 
@@ -68,8 +69,13 @@ export const serveEntry = (ctx: RequestContext, entry: CachedResponse, now: numb
   res.setHeader("age", String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))))
   res.setHeader("content-length", entry.body.length)
   ctx.responseBytes = entry.body.length
+  const encoder = encodeFor(ctx, entry.status) // entries are stored uncompressed
   res.writeHead(entry.status)
-  res.end(entry.body)
+  if (encoder === undefined) res.end(entry.body)
+  else {
+    encoder.pipe(res)
+    encoder.end(entry.body)
+  }
 }
 
 /** Concurrent misses for one key wait for the first one's upstream request (SPEC §4). */

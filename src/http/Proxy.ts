@@ -17,6 +17,7 @@ import type { ApiEndpoint } from "./Plan.js"
 import { clientResponseHeaders, upstreamRequestHeaders } from "./ProxyHeaders.js"
 import { bufferBody, LimitedBody } from "./RequestBody.js"
 import type { RequestContext } from "./RequestContext.js"
+import { encodeFor } from "./Encode.js"
 import { hasBody } from "./Validate.js"
 
 export interface ProxyDeps {
@@ -124,6 +125,7 @@ export const makeForwarder = (deps: ProxyDeps) => {
       const headers = clientResponseHeaders(up.headers)
       for (const name in headers) if (!res.hasHeader(name)) res.setHeader(name, headers[name]!)
       if (ctx.cache !== undefined) res.setHeader("x-cache", ctx.cache.status)
+      const encoder = encodeFor(ctx, up.status)
       res.writeHead(up.status)
       // a copy of at most 1 MiB for the cache and the coalesced followers
       let copy: Array<Buffer> | undefined = observer === undefined ? undefined : []
@@ -154,7 +156,11 @@ export const makeForwarder = (deps: ProxyDeps) => {
         body.destroy() // the client left: stop reading from the backend
         finish(false)
       })
-      body.pipe(res)
+      if (encoder === undefined) body.pipe(res)
+      else {
+        encoder.once("error", () => res.destroy())
+        body.pipe(encoder).pipe(res) // the cache's copy above is taken before compression
+      }
     }
 
     const giveUp = (failure: AttemptFailure, held: UpstreamResponse | undefined) => {

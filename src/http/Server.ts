@@ -5,7 +5,12 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { createServer, type IncomingMessage, type Server, ServerResponse } from "node:http"
+import { readFileSync } from "node:fs"
+import { createServer, type IncomingMessage, type Server, type ServerOptions, ServerResponse } from "node:http"
+import { createServer as createTlsServer } from "node:https"
+import { createSecureContext } from "node:tls"
+import type { GatewayConfig as Config } from "../domain/GatewayConfig.js"
+import { ConfigInvalid } from "../layers/GatewayConfigFile.js"
 import type { AddressInfo, Socket } from "node:net"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Lifecycle } from "../services/Lifecycle.js"
@@ -18,6 +23,34 @@ export class HttpListener extends Context.Tag("gateway/HttpListener")<
   HttpListener,
   { readonly host: string; readonly port: number }
 >() {}
+
+/** tls.cert_file / key_file read and checked at start: a bad file stops start-up, naming the key. */
+const readTls = (config: Config) =>
+  Effect.try({
+    try: () => {
+      const problems: Array<string> = []
+      const read = (key: "cert_file" | "key_file") => {
+        const path = config.tls[key]!
+        try {
+          return readFileSync(path)
+        } catch (e) {
+          problems.push(`tls.${key}: cannot read ${path}: ${(e as Error).message}`)
+          return Buffer.alloc(0)
+        }
+      }
+      const cert = read("cert_file")
+      const key = read("key_file")
+      if (problems.length > 0) throw problems
+      const minVersion = config.tls.min_version === "1.3" ? "TLSv1.3" as const : "TLSv1.2" as const
+      try {
+        createSecureContext({ cert, key, minVersion })
+      } catch (e) {
+        throw [`tls: the certificate and key cannot be used together: ${(e as Error).message}`]
+      }
+      return { cert, key, minVersion }
+    },
+    catch: (problems) => new ConfigInvalid({ path: "tls", problems: Array.isArray(problems) ? problems : [String(problems)] })
+  })
 
 const listen = (server: Server, port: number, host: string) =>
   Effect.async<AddressInfo, Error>((resume) => {
@@ -49,17 +82,22 @@ export const ServerLive = Layer.scoped(
       handle(req, res, upgrade)
     }
 
-    const server = createServer(
-      {
-        requestTimeout: s.read_timeout,
-        headersTimeout: s.read_timeout,
-        keepAliveTimeout: s.idle_timeout,
-        maxHeaderSize: s.max_header_bytes,
-        // node checks request timeouts on this period (30 s by default): keep read_timeout honest
-        connectionsCheckingInterval: Math.max(50, Math.min(1_000, s.read_timeout / 4))
-      },
-      counted
-    )
+    const options: ServerOptions = {
+      requestTimeout: s.read_timeout,
+      headersTimeout: s.read_timeout,
+      keepAliveTimeout: s.idle_timeout,
+      maxHeaderSize: s.max_header_bytes,
+      // node checks request timeouts on this period (30 s by default): keep read_timeout honest
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, s.read_timeout / 4))
+    }
+    const tls = config.tls.enabled ? yield* readTls(config) : undefined
+    const server: Server = tls === undefined
+      ? createServer(options, counted)
+      : createTlsServer({ ...options, ...tls }, counted)
+    if (tls !== undefined) {
+      // a TLS handshake that fails is the client's problem, not a crash
+      server.on("tlsClientError", (_error, socket) => socket.destroy())
+    }
     server.on("connection", (socket) => {
       metrics.activeConnections.inc()
       socket.once("close", () => metrics.activeConnections.dec())
