@@ -26,6 +26,8 @@ export type Outcome =
   | { readonly _tag: "Response"; readonly entry: CachedResponse; readonly stored: boolean; readonly leader: IncomingHttpHeaders }
   | { readonly _tag: "Error"; readonly error: GatewayError }
   | { readonly _tag: "Unshared" }
+  /** The leader's client left: this follower goes upstream for the rest. */
+  | { readonly _tag: "Lead" }
 
 /** What the cache keeps of a response: not the per-hop or per-response headers. */
 const unstored = new Set(["date", "age", "content-length", "x-request-id", "x-cache", "set-cookie", "connection", "transfer-encoding", "keep-alive"])
@@ -52,8 +54,9 @@ export const makeCacheKeys = (capacity: number) => {
       return { rule, base, key: cacheKey(rule, base, values), status: "MISS" }
     },
     /** The key a response will be stored under, now that its Vary is known; undefined if not storable. */
-    storeKey: (t: CacheTicket, ctx: RequestContext, entry: CachedResponse): string | undefined => {
-      if (t.status === "BYPASS" || !cacheableResponse(entry.status, entry.headers)) return undefined
+    storeKey: (t: CacheTicket, ctx: RequestContext, entry: CachedResponse, sent: Readonly<Record<string, string | ReadonlyArray<string>>>): string | undefined => {
+      // judged on the headers the backend sent: the stored copy has Set-Cookie removed
+      if (t.status === "BYPASS" || !cacheableResponse(entry.status, sent)) return undefined
       const names = varyNames(entry.headers["vary"])
       vary.set(t.base, names)
       return cacheKey(t.rule, t.base, names.map((n) => [n, String(ctx.req.headers[n] ?? "")] as const))
@@ -96,7 +99,13 @@ export class Coalescer {
   settle(key: string, outcome: Outcome): void {
     const queue = this.waiting.get(key)
     this.waiting.delete(key)
-    if (queue !== undefined) for (const f of queue) f(outcome)
+    if (queue === undefined) return
+    const [next, ...rest] = queue
+    if (outcome._tag === "Unshared" && next !== undefined) {
+      this.waiting.set(key, rest) // still one upstream request for the followers
+      return next({ _tag: "Lead" })
+    }
+    for (const f of queue) f(outcome)
   }
 }
 
@@ -120,8 +129,25 @@ export const makeCachedForward = (deps: CachedForwardDeps) => {
     return Either.isLeft(admitted) ? deps.fail(ctx, admitted.left) : deps.forward(ctx, endpoint, admitted.right)
   }
 
+  const lead = (ctx: RequestContext, endpoint: ApiEndpoint, t: CacheTicket, ticket: Ticket) =>
+    deps.forward(ctx, endpoint, ticket, (outcome) => {
+      if (outcome._tag !== "Response") return coalescer.settle(t.key, outcome)
+      const entry: CachedResponse = { status: outcome.status, headers: storedHeaders(outcome.headers), body: outcome.body, storedAt: deps.now() }
+      const key = deps.cacheKeys.storeKey(t, ctx, entry, outcome.headers)
+      if (key !== undefined) deps.runFork(deps.cache.store(key, entry, t.rule.ttlMs)) // a failed store is counted and logged by the store
+      coalescer.settle(t.key, { _tag: "Response", entry, stored: key !== undefined, leader: ctx.req.headers })
+    })
+
   const follow = (ctx: RequestContext, endpoint: ApiEndpoint) => (o: Outcome) => {
     if (o._tag === "Error") return deps.fail(ctx, o.error)
+    if (o._tag === "Lead") {
+      const admitted = deps.runSync(Effect.either(deps.breaker.admit(endpoint.service)))
+      if (Either.isLeft(admitted)) {
+        coalescer.settle(ctx.cache!.key, { _tag: "Error", error: admitted.left })
+        return deps.fail(ctx, admitted.left)
+      }
+      return lead(ctx, endpoint, ctx.cache!, admitted.right)
+    }
     // a response that varies on headers this caller sent differently is not its to share
     const differs = o._tag === "Response" && varyNames(o.entry.headers["vary"]).some((n) => ctx.req.headers[n] !== o.leader[n])
     if (o._tag === "Unshared" || differs) return forwardAlone(ctx, endpoint)
@@ -135,12 +161,6 @@ export const makeCachedForward = (deps: CachedForwardDeps) => {
       deps.runSync(deps.breaker.record(ticket, "neither")) // queued behind the leader: its admission is unused
       return
     }
-    deps.forward(ctx, endpoint, ticket, (outcome) => {
-      if (outcome._tag !== "Response") return coalescer.settle(t.key, outcome)
-      const entry: CachedResponse = { status: outcome.status, headers: storedHeaders(outcome.headers), body: outcome.body, storedAt: deps.now() }
-      const key = deps.cacheKeys.storeKey(t, ctx, entry)
-      if (key !== undefined) deps.runFork(deps.cache.store(key, entry, t.rule.ttlMs)) // a failed store is counted and logged by the store
-      coalescer.settle(t.key, { _tag: "Response", entry, stored: key !== undefined, leader: ctx.req.headers })
-    })
+    lead(ctx, endpoint, t, ticket)
   }
 }

@@ -5,10 +5,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { IncomingMessage } from "node:http"
+import type { Duplex } from "node:stream"
 import { type WebSocket, WebSocketServer } from "ws"
 import { BadGateway, type GatewayError, Overloaded, UpgradeRequired } from "../domain/Errors.js"
 import type { RequestContext } from "../http/RequestContext.js"
 import { type Dial, dialBackend } from "../http/WebSocketBackend.js"
+import { holdUpgrade } from "../http/WebSocketHold.js"
 import { backendHeaders, backendUrl, handshakeProblem, offeredProtocols } from "../http/WebSocketHandshake.js"
 import { type Relay, relay } from "../http/WebSocketRelay.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
@@ -17,7 +19,6 @@ import { Metrics } from "../services/Metrics.js"
 import { WebSockets } from "../services/WebSockets.js"
 
 type Fail = (ctx: RequestContext, error: GatewayError) => void
-type Upgrade = NonNullable<RequestContext["upgrade"]>
 
 // a full gateway sheds clients that would reconnect at once: they are told to wait
 const retryAfterMs = 5_000
@@ -67,8 +68,7 @@ export const WebSocketsLive = Layer.scoped(
       ctx.upgrade?.socket.end() // the refusal is the connection's last word
     }
 
-    const accept = (ctx: RequestContext, upgrade: Upgrade, backend: WebSocket, protocol: string | undefined, release: () => void) => {
-      const { socket, head } = upgrade
+    const accept = (ctx: RequestContext, socket: Duplex, head: Buffer, backend: WebSocket, protocol: string | undefined, release: () => void) => {
       const orphaned = () => {
         backend.terminate()
         release()
@@ -124,6 +124,7 @@ export const WebSocketsLive = Layer.scoped(
       const service = services[websocket.service]
       let dial: Dial | undefined
       const clientGone = () => dial?.abort(clientLeft(websocket.service))
+      const held = holdUpgrade(upgrade.socket, upgrade.head, websocket.max_frame_bytes)
       try {
         dial = dialBackend(
           {
@@ -137,7 +138,8 @@ export const WebSocketsLive = Layer.scoped(
           (result) => {
             if (dial !== undefined) dialling.delete(dial)
             upgrade.socket.off("close", clientGone)
-            if (result._tag === "Open" && !closing && !upgrade.socket.destroyed) accept(ctx, upgrade, result.socket, result.protocol, release)
+            const head = held.release()
+            if (result._tag === "Open" && !closing && !upgrade.socket.destroyed) accept(ctx, upgrade.socket, head, result.socket, result.protocol, release)
             else {
               if (result._tag === "Open") result.socket.terminate()
               release()
