@@ -38,7 +38,7 @@ export type ForwardObserver = (
     | { readonly _tag: "Error"; readonly error: GatewayError }
     | { readonly _tag: "Unshared" }
 ) => void
-type Stop = { readonly _tag: "Stop"; readonly reason: "deadline" | "breaker" }
+type Stop = { readonly _tag: "Stop"; readonly reason: "deadline" | "breaker" | "client" }
 
 const toError = (service: ServiceName, f: AttemptFailure): GatewayError =>
   f.kind === "timeout"
@@ -96,6 +96,7 @@ export const makeForwarder = (deps: ProxyDeps) => {
       const signal = new AttemptSignal()
       const timeoutMs = Math.min(svc.timeout, deadline - Date.now())
       const onGone = () => signal.abort("client")
+      if (gone.aborted) onGone()
       gone.addEventListener("abort", onGone)
       const timer = setTimeout(() => signal.abort("timeout"), Math.max(0, timeoutMs))
       const started = performance.now()
@@ -187,6 +188,7 @@ export const makeForwarder = (deps: ProxyDeps) => {
         }
         return Effect.flatMap(Clock.currentTimeMillis, (now) => {
           if (now >= deadline) return Effect.fail<Stop>({ _tag: "Stop", reason: "deadline" }) // no attempt starts after it
+          if (gone.aborted) return Effect.fail<Stop>({ _tag: "Stop", reason: "client" }) // nobody is waiting for it
           return deps.breaker.admit(service).pipe(
             Effect.mapError((): Stop => ({ _tag: "Stop", reason: "breaker" })),
             Effect.flatMap((ticket) =>

@@ -132,7 +132,8 @@ export const ServerLive = Layer.scoped(
         server.closeIdleConnections()
         yield* websockets.closeAll
         if (inFlight > 0) {
-          const finished = yield* Deferred.await(drained).pipe(Effect.timeout(s.shutdown_timeout), Effect.option)
+          // finalizers run uninterruptibly: without this the timeout could never cut the wait
+          const finished = yield* Deferred.await(drained).pipe(Effect.timeout(s.shutdown_timeout), Effect.option, Effect.interruptible)
           if (finished._tag === "None") {
             yield* Effect.logWarning("shutdown timeout: closing the remaining connections").pipe(
               Effect.annotateLogs({ in_flight: inFlight })

@@ -3,7 +3,6 @@
 // Sessions keep the config snapshot they started with (SPEC §1: SIGHUP leaves them alone).
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type { IncomingMessage } from "node:http"
 import type { Duplex } from "node:stream"
 import { type WebSocket, WebSocketServer } from "ws"
@@ -41,7 +40,8 @@ export const WebSocketsLive = Layer.scoped(
     const checkIdle = () => {
       if (dialling.size === 0 && sessions.size === 0) for (const wake of idleWaiters) wake()
     }
-    const idle = Effect.async<void>((resume) => {
+    // interruptible: closeAll runs in a finalizer, where a timeout would otherwise wait for it
+    const idle = Effect.interruptible(Effect.async<void>((resume) => {
       if (dialling.size === 0 && sessions.size === 0) return resume(Effect.void)
       const wake = () => {
         idleWaiters.delete(wake)
@@ -49,7 +49,7 @@ export const WebSocketsLive = Layer.scoped(
       }
       idleWaiters.add(wake)
       return Effect.sync(() => idleWaiters.delete(wake))
-    })
+    }))
 
     const picked = new WeakMap<IncomingMessage, string | false>()
     const makeServer = (maxPayload: number) =>
@@ -163,7 +163,8 @@ export const WebSocketsLive = Layer.scoped(
       for (const dial of dialling) dial.abort(shuttingDown())
       for (const session of sessions) session.goAway()
       const grace = Math.min((yield* config.current).config.server.shutdown_timeout, 5_000)
-      if (Option.isSome(yield* Effect.timeoutTo(idle, { duration: grace, onSuccess: () => Option.none(), onTimeout: () => Option.some(sessions.size) }))) {
+      const closedInTime = yield* Effect.timeoutTo(idle, { duration: grace, onSuccess: () => true, onTimeout: () => false })
+      if (!closedInTime) {
         yield* Effect.logWarning("WebSockets did not close in time: terminating them").pipe(Effect.annotateLogs({ open: sessions.size }))
         for (const session of sessions) session.terminate()
         yield* Effect.timeoutOption(idle, 1_000)
