@@ -32,6 +32,16 @@ export interface ChecksDeps {
   readonly cacheKeys: ReturnType<typeof makeCacheKeys>
 }
 
+/** A child span around a step, for sampled requests only. */
+const traced = <A, E extends { readonly _tag: string }>(ctx: RequestContext, name: string, step: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  const t = ctx.trace
+  if (t === undefined) return step
+  return Effect.suspend(() => {
+    const span = t.child(name)
+    return step.pipe(Effect.tapBoth({ onFailure: (e) => Effect.sync(() => span.end(e._tag)), onSuccess: () => Effect.sync(() => span.end()) }))
+  })
+}
+
 export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials: Credentials | undefined) => Effect.Effect<Decision, GatewayError> =>
   Effect.fnUntraced(function* (ctx: RequestContext, credentials: Credentials | undefined) {
     const target = yield* validate(ctx.req, ctx.plan.config.server.max_body_bytes)
@@ -41,7 +51,7 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     // every request passes the limits, unmatched paths and public endpoints included
     const buckets = bucketsFor(ctx.plan.limits, target.normalized, target.raw, ctx.clientIp)
     if (buckets.length > 0) {
-      const quota = yield* deps.limiter.check(buckets).pipe(
+      const quota = yield* traced(ctx, "rate limit", deps.limiter.check(buckets)).pipe(
         Effect.tapError((e) =>
           Effect.sync(() => deps.metrics.rateLimitExceeded.inc({ endpoint: ctx.endpoint?.template ?? "unmatched", limiter_type: e.scope }))
         )
@@ -54,7 +64,7 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     if (endpoint.kind === "public") return { _tag: "Public", endpoint } as const
     if (endpoint.kind === "websocket" && ctx.upgrade === undefined) return yield* new UpgradeRequired()
     if (credentials !== undefined) {
-      const identity = yield* deps.auth.authenticate(credentials)
+      const identity = yield* traced(ctx, "authenticate", deps.auth.authenticate(credentials))
       ctx.identity = identity
       ctx.caller = identity.caller
       const needed = endpoint.kind === "websocket" ? "viewer" : endpoint.role
@@ -68,7 +78,7 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     const rule = ruleFor(ctx.plan.cacheRules, ctx.req.method ?? "", target.normalized)
     if (rule !== undefined) {
       const cache = (ctx.cache = deps.cacheKeys.ticket(rule, ctx, identityFor(ctx.identity, ctx.req.headers)))
-      const entry = yield* deps.cache.lookup(cache.key).pipe(
+      const entry = yield* traced(ctx, "cache lookup", deps.cache.lookup(cache.key)).pipe(
         Effect.catchAll(() => Effect.sync(() => void (cache.status = "BYPASS")))
       )
       // hits pass auth and rate limits, not the breaker or the backend (SPEC §4)

@@ -24,6 +24,7 @@ import { LogSink } from "../services/LogSink.js"
 import { Metrics } from "../services/Metrics.js"
 import { RateLimiter } from "../services/RateLimiter.js"
 import { Upstream } from "../services/Upstream.js"
+import { Tracing } from "../services/Tracing.js"
 import { WebSockets } from "../services/WebSockets.js"
 import { makeCachedForward, makeCacheKeys, serveEntry } from "./CacheStage.js"
 import { type Decision, makeChecks } from "./Checks.js"
@@ -57,6 +58,7 @@ export const HandlerLive = Layer.scoped(
     const limiter = yield* RateLimiter
     const cache = yield* Cache
     const websockets = yield* WebSockets
+    const tracing = yield* Tracing
     const clock = yield* Effect.clock
     let plan = compilePlan((yield* config.current).config)
     const cacheKeys = makeCacheKeys(plan.config.cache.max_entries)
@@ -132,9 +134,23 @@ export const HandlerLive = Layer.scoped(
         bodyTooLarge: false,
         upgrade,
         traceId: undefined,
+        trace: undefined,
         requestBytes: length === undefined ? 0 : Number(length) || 0,
         responseBytes: 0
       }
+      const trace = (ctx.trace = tracing.start({
+        method: req.method ?? "GET",
+        traceparent: req.headers.traceparent,
+        attributes: {
+          "http.request.method": req.method ?? "GET",
+          "url.path": (req.url ?? "/").split("?")[0]!,
+          "url.scheme": ctx.proto,
+          "client.address": ctx.clientIp,
+          "network.protocol.version": req.httpVersion,
+          "user_agent.original": req.headers["user-agent"] ?? ""
+        }
+      }))
+      if (trace !== undefined) ctx.traceId = trace.traceId
       res.setHeader("x-request-id", requestId)
       if (lifecycle.isShuttingDown()) res.setHeader("connection", "close")
       res.once("close", () => {

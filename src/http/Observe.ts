@@ -51,6 +51,7 @@ export const makeObserver = (metrics: GatewayMetrics, sink: LogSink["Type"]) => 
     c.duration.observe(seconds)
     c.requestSize.observe(ctx.requestBytes)
     c.responseSize.observe(ctx.responseBytes)
+    ctx.trace?.end(status, ctx.endpoint?.template, { "http.request.id": ctx.requestId })
     if (!ctx.plan.accessLog || !sink.enabled("info")) return
     sink.write("info", "HTTP request", {
       request_id: ctx.requestId,

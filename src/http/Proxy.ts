@@ -75,13 +75,13 @@ export const makeForwarder = (deps: ProxyDeps) => {
     }
 
     const incoming = parseTraceParent(req.headers.traceparent)
-    ctx.traceId = incoming?.traceId ?? newTraceId()
+    ctx.traceId ??= incoming?.traceId ?? newTraceId()
     const headers = upstreamRequestHeaders(req, {
       host: req.headers.host ?? "",
       requestId: ctx.requestId,
       forwardedFor: ctx.forwardedFor,
       proto: ctx.proto,
-      traceparent: formatTraceParent(ctx.traceId, newSpanId(), incoming?.sampled ?? false),
+      traceparent: formatTraceParent(ctx.traceId, newSpanId(), ctx.trace !== undefined || (incoming?.sampled ?? false)),
       tracestate: incoming === undefined ? undefined : (req.headers.tracestate as string | undefined),
       identity: ctx.identity,
       hideCredentials: config.auth.hide_credentials
@@ -92,8 +92,18 @@ export const makeForwarder = (deps: ProxyDeps) => {
       deps.metrics.upstreamDuration.labels(service, method).observe(seconds)
     }
 
+    let attempts = 0
     const attempt = (ticket: Ticket, body: Buffer | LimitedBody | typeof req | undefined, done: (r: Result) => void): AttemptSignal => {
       const signal = new AttemptSignal()
+      attempts++
+      // a sampled request: one span per attempt, whose id is the parent the backend sees
+      const span = ctx.trace?.child(`upstream ${service}`, {
+        "gateway.service": service,
+        "gateway.attempt": attempts,
+        "http.request.method": method,
+        "url.full": `${svc.url}${path}`
+      })
+      if (span !== undefined) headers["traceparent"] = formatTraceParent(ctx.traceId!, span.spanId, true)
       const timeoutMs = Math.min(svc.timeout, deadline - Date.now())
       const onGone = () => signal.abort("client")
       if (gone.aborted) onGone()
@@ -104,6 +114,7 @@ export const makeForwarder = (deps: ProxyDeps) => {
         clearTimeout(timer)
         gone.removeEventListener("abort", onGone)
         observe(status, (performance.now() - started) / 1000)
+        span?.end(status === "error" ? ("failed" in r ? r.failed.kind : "error") : Number(status) >= 500 ? `status ${status}` : undefined)
         deps.runSync(deps.breaker.record(ticket, outcome))
         done(r)
       }

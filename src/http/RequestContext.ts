@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import type { Duplex } from "node:stream"
 import type { RequestPath } from "../domain/RequestPath.js"
 import type { Identity } from "../services/Auth.js"
+import type { RequestTrace } from "../services/Tracing.js"
 import type { AttemptSignal } from "../services/Upstream.js"
 import type { CacheTicket } from "./CacheStage.js"
 import type { Endpoint, Plan } from "./Plan.js"
@@ -34,6 +35,8 @@ export interface RequestContext {
   /** Set for node's 'upgrade' requests: the raw socket and the bytes read past the head. */
   readonly upgrade: { readonly socket: Duplex; readonly head: Buffer } | undefined
   traceId: string | undefined
+  /** Present only for sampled requests (SPEC §5 traces). */
+  trace: RequestTrace | undefined
   requestBytes: number
   responseBytes: number
 }

@@ -20,6 +20,7 @@ import { ProcessGuards } from "./ProcessGuards.js"
 import { ReloadOnSignal } from "./ConfigReload.js"
 import { RateLimiterFromConfig } from "./RateLimiterFromConfig.js"
 import { RedisLive } from "./RedisLive.js"
+import { TracingLive } from "./TracingLive.js"
 import { UpstreamLive } from "./UpstreamLive.js"
 import { WebSocketsLive } from "./WebSocketsLive.js"
 
@@ -32,7 +33,7 @@ const ConfigWarnings = Layer.effectDiscard(
 )
 
 const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile, UpstreamLive)
-const Edge = WebSocketsLive
+const Edge = Layer.mergeAll(WebSocketsLive, TracingLive)
 const Breakers = BreakerStatesLive.pipe(Layer.provideMerge(BreakerLive))
 const Stores = Layer.mergeAll(RateLimiterFromConfig, CacheFromConfig).pipe(Layer.provideMerge(RedisLive))
 const Pipeline = HandlerLive.pipe(

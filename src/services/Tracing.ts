@@ -1,0 +1,32 @@
+import * as Context from "effect/Context"
+
+export type Attributes = Readonly<Record<string, string | number | boolean>>
+
+export interface ChildSpan {
+  readonly spanId: string
+  readonly end: (error?: string) => void
+}
+
+/** The spans of one sampled request. */
+export interface RequestTrace {
+  readonly traceId: string
+  readonly child: (name: string, attributes?: Attributes) => ChildSpan
+  readonly end: (status: number, route: string | undefined, attributes?: Attributes) => void
+}
+
+export interface TraceStart {
+  readonly method: string
+  readonly traceparent: string | Array<string> | undefined
+  readonly attributes: Attributes
+}
+
+export class Tracing extends Context.Tag("gateway/Tracing")<
+  Tracing,
+  {
+    /**
+     * The sampling decision comes first (PERFORMANCE.md): only a sampled request gets span
+     * objects; undefined otherwise, and always when tracing is off.
+     */
+    readonly start: (request: TraceStart) => RequestTrace | undefined
+  }
+>() {}
