@@ -1,6 +1,6 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Layer from "effect/Layer"
 import { exitCode } from "./layers/Exit.js"
-import { MainLive } from "./layers/Main.js"
+import { GatewayLive } from "./layers/Main.js"
 
-NodeRuntime.runMain(Layer.launch(MainLive), { disableErrorReporting: true, disablePrettyLogger: true, teardown: exitCode })
+NodeRuntime.runMain(Layer.launch(GatewayLive), { disableErrorReporting: true, disablePrettyLogger: true, teardown: exitCode })

@@ -2,7 +2,6 @@
 // Closing it is SPEC §1's graceful shutdown: readiness 503 at once, keep accepting for
 // shutdown_delay, stop accepting, let in-flight requests finish within shutdown_timeout.
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { readFileSync } from "node:fs"
@@ -73,11 +72,11 @@ export const ServerLive = Layer.scoped(
     const s = config.server
 
     let inFlight = 0
-    const drained = yield* Deferred.make<void>()
+    let onDrained: (() => void) | undefined
     const counted = (req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Socket; head: Buffer }) => {
       inFlight++
       res.once("close", () => {
-        if (--inFlight === 0 && lifecycle.isShuttingDown()) Deferred.unsafeDone(drained, Effect.void)
+        if (--inFlight === 0) onDrained?.()
       })
       handle(req, res, upgrade)
     }
@@ -132,9 +131,16 @@ export const ServerLive = Layer.scoped(
         server.closeIdleConnections()
         yield* websockets.closeAll
         if (inFlight > 0) {
-          // finalizers run uninterruptibly: without this the timeout could never cut the wait
-          const finished = yield* Deferred.await(drained).pipe(Effect.timeout(s.shutdown_timeout), Effect.option, Effect.interruptible)
-          if (finished._tag === "None") {
+          // a finalizer cannot be interrupted, so Effect.timeout could not cut this wait (nor
+          // could Effect.interruptible: the pending interrupt would skip it): one callback with its own timer
+          const finished = yield* Effect.async<boolean>((resume) => {
+            const bound = setTimeout(() => resume(Effect.succeed(false)), s.shutdown_timeout)
+            onDrained = () => {
+              clearTimeout(bound)
+              resume(Effect.succeed(true))
+            }
+          })
+          if (!finished) {
             yield* Effect.logWarning("shutdown timeout: closing the remaining connections").pipe(
               Effect.annotateLogs({ in_flight: inFlight })
             )

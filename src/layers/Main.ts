@@ -10,7 +10,10 @@ import { AuthLive } from "./AuthLive.js"
 import { BreakerLive, BreakerStatesLive } from "./BreakerLive.js"
 import { BuildInfoFile } from "./BuildInfoFile.js"
 import { CacheFromConfig } from "./CacheFromConfig.js"
-import { GatewayConfigFile } from "./GatewayConfigFile.js"
+import cluster from "node:cluster"
+import { ClusterPrimary, workerCount } from "./ClusterPrimary.js"
+import { ClusterWorker } from "./ClusterWorker.js"
+import { configPath, GatewayConfigFile, loadSnapshot } from "./GatewayConfigFile.js"
 import { HealthLive } from "./HealthLive.js"
 import { LifecycleLive } from "./LifecycleLive.js"
 import { LoggerLive } from "./LoggerLive.js"
@@ -49,7 +52,23 @@ export const AppLive = ServerLive.pipe(
 )
 
 export const MainLive = AppLive.pipe(
+  Layer.provideMerge(ClusterWorker.pipe(Layer.provide(LifecycleLive))),
   Layer.provideMerge(LogSinkLive),
   Layer.provideMerge(GatewayConfigFile),
   Layer.provide(NodeFileSystem.layer)
+)
+
+const PrimaryLive = ClusterPrimary.pipe(
+  Layer.provide(LoggerLive),
+  Layer.provideMerge(LogSinkLive),
+  Layer.provideMerge(GatewayConfigFile),
+  Layer.provide(NodeFileSystem.layer)
+)
+
+/** One process serving, or the primary of server.workers processes (node:cluster). */
+export const GatewayLive = Layer.unwrapEffect(
+  Effect.flatMap(configPath.pipe(Effect.orDie), loadSnapshot).pipe(
+    Effect.map(({ config }) => (cluster.isPrimary && workerCount(config.server.workers) > 1 ? PrimaryLive : MainLive)),
+    Effect.provide(NodeFileSystem.layer)
+  )
 )
