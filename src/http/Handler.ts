@@ -24,6 +24,7 @@ import { LogSink } from "../services/LogSink.js"
 import { Metrics } from "../services/Metrics.js"
 import { RateLimiter } from "../services/RateLimiter.js"
 import { Upstream } from "../services/Upstream.js"
+import { UpstreamStats } from "../services/UpstreamStats.js"
 import { Tracing } from "../services/Tracing.js"
 import { WebSockets } from "../services/WebSockets.js"
 import { makeCachedForward, makeCacheKeys, serveEntry } from "./CacheStage.js"
@@ -74,12 +75,16 @@ export const HandlerLive = Layer.scoped(
         request_id: ctx.requestId,
         error: Cause.isCause(defect) ? Cause.pretty(defect) : defect instanceof Error ? defect.stack : String(defect)
       })
-      sendError(ctx, internalErrorReply)
+      try {
+        sendError(ctx, internalErrorReply)
+      } catch {
+        ctx.res.destroy() // the last resort cannot answer either: the client sees the connection end
+      }
     }
     const servePublic = makePublicEndpoints({ health: yield* Health, metrics, version: yield* BuildInfo, runFork, onDefect })
 
     const fail = (ctx: RequestContext, error: GatewayError) => sendError(ctx, toErrorReply(error))
-    const forward = makeForwarder({ upstream: yield* Upstream, breaker, metrics, runSync, runFork, fail })
+    const forward = makeForwarder({ upstream: yield* Upstream, upstreamStats: yield* UpstreamStats, breaker, metrics, runSync, runFork, fail, onDefect })
     const now = () => clock.unsafeCurrentTimeMillis()
     const forwardCached = makeCachedForward({ forward, cache, cacheKeys, breaker, now, runSync, runFork, fail })
 
@@ -104,9 +109,17 @@ export const HandlerLive = Layer.scoped(
       // the path is chosen before running; should a step still go async, its fiber runs on
       // and is answered when it ends, never run twice
       if (Option.isSome(defect) && Runtime.isAsyncFiberException(defect.value)) {
-        return defect.value.fiber.addObserver((later) => settle(ctx, later as Exit.Exit<Decision, GatewayError>))
+        return defect.value.fiber.addObserver((later) => settleGuarded(ctx, later as Exit.Exit<Decision, GatewayError>))
       }
       onDefect(ctx, exit.cause)
+    }
+    // a fiber's observer runs outside handle's try: a bug there answers 500 too, never hangs the client
+    const settleGuarded = (ctx: RequestContext, exit: Exit.Exit<Decision, GatewayError>): void => {
+      try {
+        settle(ctx, exit)
+      } catch (defect) {
+        onDefect(ctx, defect)
+      }
     }
 
     const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: RequestContext["upgrade"]): void => {
@@ -141,14 +154,14 @@ export const HandlerLive = Layer.scoped(
       const trace = (ctx.trace = tracing.start({
         method: req.method ?? "GET",
         traceparent: req.headers.traceparent,
-        attributes: {
+        attributes: () => ({
           "http.request.method": req.method ?? "GET",
           "url.path": (req.url ?? "/").split("?")[0]!,
           "url.scheme": ctx.proto,
           "client.address": ctx.clientIp,
           "network.protocol.version": req.httpVersion,
           "user_agent.original": req.headers["user-agent"] ?? ""
-        }
+        })
       }))
       if (trace !== undefined) ctx.traceId = trace.traceId
       res.setHeader("x-request-id", requestId)
@@ -169,7 +182,7 @@ export const HandlerLive = Layer.scoped(
         const synchronous = (limiter.isSynchronous || !current.limits.enabled) && (cache.isSynchronous || !current.cacheRules.enabled) &&
           (credentials === undefined || auth.isSynchronous(credentials))
         if (synchronous) settle(ctx, runSyncExit(program))
-        else runFork(program).addObserver((exit) => settle(ctx, exit))
+        else runFork(program).addObserver((exit) => settleGuarded(ctx, exit))
       } catch (defect) {
         onDefect(ctx, defect) // recovery: a bug in one request answers 500 and harms no other
       }

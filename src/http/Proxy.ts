@@ -11,7 +11,8 @@ import { RetryBudget } from "../domain/RetryBudget.js"
 import type { ServiceName } from "../domain/ServiceName.js"
 import { formatTraceParent, newSpanId, newTraceId, parseTraceParent } from "../domain/TraceParent.js"
 import type { Breaker, Ticket } from "../services/Breaker.js"
-import type { GatewayMetrics } from "../services/Metrics.js"
+import { type GatewayMetrics, methodLabel } from "../services/Metrics.js"
+import type { UpstreamStats } from "../services/UpstreamStats.js"
 import { AttemptSignal, type Upstream, type UpstreamResponse } from "../services/Upstream.js"
 import type { ApiEndpoint } from "./Plan.js"
 import { clientResponseHeaders, upstreamRequestHeaders } from "./ProxyHeaders.js"
@@ -24,9 +25,12 @@ export interface ProxyDeps {
   readonly upstream: Upstream["Type"]
   readonly breaker: Breaker["Type"]
   readonly metrics: GatewayMetrics
+  readonly upstreamStats: UpstreamStats["Type"]
   readonly runSync: <A>(effect: Effect.Effect<A>) => A
   readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
   readonly fail: (ctx: RequestContext, error: GatewayError) => void
+  /** A bug while answering: 500, or the connection cut once headers are out. */
+  readonly onDefect: (ctx: RequestContext, defect: unknown) => void
 }
 
 type Result = { readonly ok: UpstreamResponse } | { readonly failed: AttemptFailure }
@@ -48,6 +52,21 @@ const toError = (service: ServiceName, f: AttemptFailure): GatewayError =>
 const discard = (res: UpstreamResponse | undefined) => res?.body.resume().on("error", () => {})
 
 export const makeForwarder = (deps: ProxyDeps) => {
+  // label children cached: prom-client hashes the label values on every labels() call
+  const counters = new Map<string, ReturnType<GatewayMetrics["upstreamRequests"]["labels"]>>()
+  const timers = new Map<string, ReturnType<GatewayMetrics["upstreamDuration"]["labels"]>>()
+  const upstreamCounter = (service: string, method: string, status: string) => {
+    const key = `${service} ${method} ${status}`
+    let c = counters.get(key)
+    if (c === undefined) counters.set(key, (c = deps.metrics.upstreamRequests.labels(service, method, status)))
+    return c
+  }
+  const upstreamTimer = (service: string, method: string) => {
+    const key = `${service} ${method}`
+    let t = timers.get(key)
+    if (t === undefined) timers.set(key, (t = deps.metrics.upstreamDuration.labels(service, method)))
+    return t
+  }
   const budgets = new Map<ServiceName, RetryBudget>()
   const budgetOf = (service: ServiceName, ratio: number) => {
     let b = budgets.get(service)
@@ -73,6 +92,13 @@ export const makeForwarder = (deps: ProxyDeps) => {
       if (!left) budget.leave()
       left = true
     }
+    // the callbacks below run outside the handler's try: a throw there (a backend header node
+    // refuses to set…) would leave the client, its coalesced followers and the retry budget waiting
+    const recover = (defect: unknown) => {
+      leave()
+      deps.onDefect(ctx, defect)
+      observer?.({ _tag: "Unshared" })
+    }
 
     const incoming = parseTraceParent(req.headers.traceparent)
     ctx.traceId ??= incoming?.traceId ?? newTraceId()
@@ -88,8 +114,9 @@ export const makeForwarder = (deps: ProxyDeps) => {
     })
     const path = ctx.target === undefined ? "/" : ctx.target.query === "" ? ctx.target.raw : `${ctx.target.raw}?${ctx.target.query}`
     const observe = (status: string, seconds: number) => {
-      deps.metrics.upstreamRequests.labels(service, method, status).inc()
-      deps.metrics.upstreamDuration.labels(service, method).observe(seconds)
+      upstreamCounter(service, methodLabel(method), status).inc()
+      upstreamTimer(service, methodLabel(method)).observe(seconds)
+      deps.upstreamStats.record(service, status, seconds)
     }
 
     let attempts = 0
@@ -124,11 +151,20 @@ export const makeForwarder = (deps: ProxyDeps) => {
           if (failed.kind !== "aborted") deps.metrics.upstreamErrors.labels(service, failed.kind === "status" ? "bad_response" : failed.kind).inc()
           settle({ failed }, failed.kind === "aborted" ? "neither" : "failure", "error")
         }
-      )
+      ).catch(recover)
       return signal
     }
 
     const deliver = (up: UpstreamResponse) => {
+      try {
+        pass(up)
+      } catch (defect) {
+        discard(up)
+        recover(defect)
+      }
+    }
+
+    const pass = (up: UpstreamResponse) => {
       if (res.destroyed || gone.aborted) {
         discard(up)
         observer?.({ _tag: "Unshared" })
@@ -230,7 +266,11 @@ export const makeForwarder = (deps: ProxyDeps) => {
           discard(held)
           return deliver(exit.value)
         }
-        giveUp(last, held)
+        try {
+          giveUp(last, held)
+        } catch (defect) {
+          recover(defect)
+        }
       })
     }
 

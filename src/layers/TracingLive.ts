@@ -31,7 +31,7 @@ const TracingOtel = Layer.effect(
         const parent = incoming === undefined
           ? ROOT_CONTEXT
           : trace.setSpanContext(ROOT_CONTEXT, { traceId: incoming.traceId, spanId: incoming.parentSpanId!, traceFlags: TraceFlags.SAMPLED, isRemote: true })
-        const server = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent)
+        const server = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: attributes() }, parent)
         const inside = trace.setSpan(ROOT_CONTEXT, server)
         return {
           traceId: server.spanContext().traceId,

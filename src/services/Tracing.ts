@@ -17,7 +17,8 @@ export interface RequestTrace {
 export interface TraceStart {
   readonly method: string
   readonly traceparent: string | Array<string> | undefined
-  readonly attributes: Attributes
+  /** Built only for a sampled request. */
+  readonly attributes: () => Attributes
 }
 
 export class Tracing extends Context.Tag("gateway/Tracing")<
