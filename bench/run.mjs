@@ -101,8 +101,8 @@ const TARGETS = {
   gateway: gatewayTarget(),
   bare: scriptTarget("bare-proxy.mjs"),
   fastify: scriptTarget("fastify-proxy.mjs"),
-  "bare-local": scriptTarget("bare-local.mjs")
-  // later, e.g.: "gateway-cache": gatewayTarget({ cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }),
+  "bare-local": scriptTarget("bare-local.mjs"),
+  "gateway-cache": gatewayTarget({ cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } })
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -117,7 +117,8 @@ const SCENARIOS = [
   { name: "bare proxied GET", target: "bare", path: MARKET },
   { name: "fastify proxied GET", target: "fastify", path: MARKET },
   { name: "gateway /health/liveness", target: "gateway", path: "/health/liveness", reference: "bare-local GET" },
-  { name: "bare-local GET", target: "bare-local", path: MARKET }
+  { name: "bare-local GET", target: "bare-local", path: MARKET },
+  { name: "gateway cache hit (API key)", target: "gateway-cache", path: MARKET, headers: { "x-api-key": API_KEY }, reference: "bare-local GET" }
 ]
 
 // ---------------------------------------------------------------- child processes
