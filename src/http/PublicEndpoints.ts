@@ -23,8 +23,12 @@ export const makePublicEndpoints = (deps: PublicDeps) => {
 
   const later = <A>(ctx: RequestContext, effect: Effect.Effect<A>, reply: (a: A) => void) =>
     deps.runFork(effect).addObserver((exit) => {
-      if (exit._tag === "Success") reply(exit.value)
-      else deps.onDefect(ctx, exit.cause)
+      try {
+        if (exit._tag === "Success") reply(exit.value)
+        else deps.onDefect(ctx, exit.cause)
+      } catch (defect) {
+        deps.onDefect(ctx, defect) // outside the handler's try: a throw here would hang the client
+      }
     })
 
   return (ctx: RequestContext, endpoint: PublicEndpoint): void => {

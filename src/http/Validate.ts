@@ -2,7 +2,7 @@
 // Content-Length, body media type. Pure checks over the request head: O(headers).
 import * as Effect from "effect/Effect"
 import type { IncomingMessage } from "node:http"
-import { BadRequest, BodyTooLarge, UnsupportedMediaType } from "../domain/Errors.js"
+import { BadRequest, BodyTooLarge, HeadersTooLarge, UnsupportedMediaType } from "../domain/Errors.js"
 import { isRefusal, parseTarget, type RequestPath } from "../domain/RequestPath.js"
 
 const jsonType = /^application\/(?:json|[a-z0-9!#$&^_.+-]+\+json)\s*(?:;|$)/i
@@ -24,9 +24,14 @@ export const hasBody = (req: IncomingMessage): boolean => {
   return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined
 }
 
-export const validate = (req: IncomingMessage, maxBodyBytes: number): Effect.Effect<RequestPath, BadRequest | BodyTooLarge | UnsupportedMediaType> => {
+/** node:http's parser keeps 2000 name/value entries (1000 headers) and drops the rest without a word. */
+const nodeMaxHeaderEntries = 2000
+
+export const validate = (req: IncomingMessage, maxBodyBytes: number): Effect.Effect<RequestPath, BadRequest | BodyTooLarge | HeadersTooLarge | UnsupportedMediaType> => {
   // node reads a request line without a version as HTTP/0.9: not HTTP/1.x, refused (SPEC §6)
   if (req.httpVersionMajor !== 1) return Effect.fail(new BadRequest({ reason: `unsupported HTTP version ${req.httpVersion}` }))
+  // a head cut at node's count would hide a Content-Length, a second X-API-Key… from every check (SPEC §6)
+  if (req.rawHeaders.length >= nodeMaxHeaderEntries) return Effect.fail(new HeadersTooLarge())
   const target = parseTarget(req.url ?? "")
   if (isRefusal(target)) return Effect.fail(new BadRequest({ reason: `refused path: ${target}` }))
   const duplicated = duplicatedCredential(req.rawHeaders)

@@ -3,6 +3,7 @@
 // after a second, so caching resumes by itself.
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { Cluster, type Redis } from "ioredis"
 import { type Bypass, Cache, type CachedResponse } from "../services/Cache.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Metrics } from "../services/Metrics.js"
@@ -76,13 +77,17 @@ export const CacheRedis = Layer.effect(
       store: (key, entry, ttlMs) => Effect.asVoid(call(() => client.set(key, encodeEntry(entry), "PX", Math.max(1, Math.round(ttlMs))))),
       purge: (prefix) =>
         call(async () => {
+          // in Redis Cluster every master holds some of the keys: scan each, delete one by one
+          const nodes: ReadonlyArray<Redis> = client instanceof Cluster ? client.nodes("master") : [client]
           let removed = 0
-          let cursor = "0"
-          do {
-            const [next, keys] = await client.scan(cursor, "MATCH", `gw:cache:v1:${prefix}:*`, "COUNT", 500)
-            cursor = next
-            if (keys.length > 0) removed += await client.del(...keys)
-          } while (cursor !== "0")
+          for (const node of nodes) {
+            let cursor = "0"
+            do {
+              const [next, keys] = await node.scan(cursor, "MATCH", `gw:cache:v1:${prefix}:*`, "COUNT", 500)
+              cursor = next
+              for (const key of keys) removed += await node.del(key)
+            } while (cursor !== "0")
+          }
           return removed
         }),
       describe: Effect.sync(() => ({ store: "redis" as const, entries: undefined, reachable: client.status === "ready" && failedAt === undefined }))

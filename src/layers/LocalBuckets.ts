@@ -2,14 +2,34 @@
 // kept in an LRU of at most rate_limit.per_ip.max_tracked (SPEC §4 change).
 import { RateLimited } from "../domain/Errors.js"
 import { LruMap } from "../domain/LruMap.js"
-import type { BucketRef } from "../domain/RateLimits.js"
-import { type BucketState, fresh, msUntilToken, take } from "../domain/TokenBucket.js"
-import type { Quota } from "../services/RateLimiter.js"
+import type { BucketRef, RateLimits } from "../domain/RateLimits.js"
+import { type BucketSpec, type BucketState, fresh, msUntilToken, take } from "../domain/TokenBucket.js"
+import type { Quota, RateLimiterStats } from "../services/RateLimiter.js"
+
+/** Refused requests per client IP, for the admin API: an LRU, so its memory is bounded. */
+export class Rejections {
+  private readonly counts = new LruMap<string, number>(10_000)
+
+  /** `refs` of a refused request: whichever bucket refused, its client IP is counted. */
+  record(refs: ReadonlyArray<BucketRef>): void {
+    const ip = refs.find((r) => r.spec.scope === "ip")?.key
+    if (ip !== undefined) this.counts.set(ip, (this.counts.peek(ip) ?? 0) + 1)
+  }
+
+  top(n: number): RateLimiterStats["topRejected"] {
+    return [...this.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([ip, rejections]) => ({ ip, rejections }))
+  }
+}
+
+/** The tokens a bucket would hold at `now`, without taking any. */
+export const tokensAt = (state: BucketState | undefined, spec: BucketSpec, now: number): number =>
+  state === undefined ? spec.burst : Math.min(spec.burst, state.tokens + Math.max(0, now - state.updatedAt) * spec.ratePerMs)
 
 export class LocalBuckets {
   private global: BucketState | undefined
   readonly ips: LruMap<string, BucketState>
   private readonly endpoints = new Map<string, BucketState>()
+  readonly rejections = new Rejections()
 
   constructor(maxTracked: number) {
     this.ips = new LruMap(maxTracked)
@@ -37,7 +57,10 @@ export class LocalBuckets {
     let best: Quota | undefined
     for (const ref of refs) {
       const result = take(this.stateOf(ref, now), ref.spec, now)
-      if (!result.allowed) return new RateLimited({ scope: ref.spec.scope, retryAfterMs: msUntilToken(result.tokens, ref.spec) }, true)
+      if (!result.allowed) {
+        this.rejections.record(refs)
+        return new RateLimited({ scope: ref.spec.scope, retryAfterMs: msUntilToken(result.tokens, ref.spec) }, true)
+      }
       if (best === undefined || result.tokens < best.remaining) {
         best = { spec: ref.spec, remaining: result.tokens, msUntilToken: msUntilToken(result.tokens, ref.spec) }
       }
@@ -45,8 +68,11 @@ export class LocalBuckets {
     return best!
   }
 
-  /** Current tokens of the global and endpoint buckets (admin view). */
-  snapshot(): { readonly global: number | undefined; readonly endpoints: ReadonlyArray<readonly [string, number]> } {
-    return { global: this.global?.tokens, endpoints: [...this.endpoints].map(([k, s]) => [k, s.tokens] as const) }
+  /** Tokens now in the global and configured endpoint buckets (admin view). */
+  snapshot(limits: RateLimits, now: number): Pick<RateLimiterStats, "globalTokens" | "endpointTokens"> {
+    return {
+      globalTokens: tokensAt(this.global, limits.global, now),
+      endpointTokens: [...limits.endpoints].map(([prefix, spec]) => ({ prefix, tokens: tokensAt(this.endpoints.get(prefix), spec, now) }))
+    }
   }
 }

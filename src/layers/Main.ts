@@ -6,6 +6,7 @@ import * as Layer from "effect/Layer"
 import { HandlerLive } from "../http/Handler.js"
 import { ServerLive } from "../http/Server.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
+import { AdminFromConfig } from "./AdminLive.js"
 import { AuthLive } from "./AuthLive.js"
 import { BreakerLive, BreakerStatesLive } from "./BreakerLive.js"
 import { BuildInfoFile } from "./BuildInfoFile.js"
@@ -25,6 +26,7 @@ import { RateLimiterFromConfig } from "./RateLimiterFromConfig.js"
 import { RedisLive } from "./RedisLive.js"
 import { TracingLive } from "./TracingLive.js"
 import { UpstreamLive } from "./UpstreamLive.js"
+import { UpstreamStatsLive } from "./UpstreamStatsLive.js"
 import { WebSocketsLive } from "./WebSocketsLive.js"
 
 const ConfigWarnings = Layer.effectDiscard(
@@ -35,7 +37,7 @@ const ConfigWarnings = Layer.effectDiscard(
   )
 )
 
-const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile, UpstreamLive)
+const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile, UpstreamLive, UpstreamStatsLive)
 const Edge = Layer.mergeAll(WebSocketsLive, TracingLive)
 const Breakers = BreakerStatesLive.pipe(Layer.provideMerge(BreakerLive))
 const Stores = Layer.mergeAll(RateLimiterFromConfig, CacheFromConfig).pipe(Layer.provideMerge(RedisLive))
@@ -44,7 +46,7 @@ const Pipeline = HandlerLive.pipe(
   Layer.provideMerge(Breakers)
 )
 
-export const AppLive = ServerLive.pipe(
+export const AppLive = Layer.merge(ServerLive, AdminFromConfig).pipe(
   Layer.provideMerge(Pipeline),
   Layer.provideMerge(Basics),
   Layer.provideMerge(Layer.mergeAll(ConfigWarnings, ProcessGuards, ReloadOnSignal.pipe(Layer.provide(MetricsLive)))),

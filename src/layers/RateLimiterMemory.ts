@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { compileRateLimits } from "../domain/RateLimits.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { RateLimiter } from "../services/RateLimiter.js"
 import { LocalBuckets } from "./LocalBuckets.js"
@@ -22,7 +23,13 @@ export const RateLimiterMemory = Layer.scoped(
       check: (refs) => {
         const result = buckets.check(refs, clock.unsafeCurrentTimeMillis())
         return result instanceof Error ? Effect.fail(result) : Effect.succeed(result)
-      }
+      },
+      stats: Effect.map(gatewayConfig.current, (s) => ({
+        store: "memory" as const,
+        fallback: false,
+        ...buckets.snapshot(compileRateLimits(s.config), clock.unsafeCurrentTimeMillis()),
+        topRejected: buckets.rejections.top(20)
+      }))
     })
   })
 )

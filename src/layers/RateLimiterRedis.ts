@@ -5,14 +5,15 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
+import { Cluster } from "ioredis"
 import { RateLimited } from "../domain/Errors.js"
-import type { BucketRef } from "../domain/RateLimits.js"
+import { type BucketRef, compileRateLimits, type RateLimits } from "../domain/RateLimits.js"
 import { msUntilToken } from "../domain/TokenBucket.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { type Quota, RateLimiter } from "../services/RateLimiter.js"
 import { type RedisClient, RedisClients } from "../services/RedisClients.js"
-import { LocalBuckets } from "./LocalBuckets.js"
+import { LocalBuckets, tokensAt } from "./LocalBuckets.js"
 import { commandTimeoutMs } from "./RedisLive.js"
 
 // KEYS[1] bucket; ARGV: rate per ms, burst, cost (1 takes, -1 gives back), ttl ms
@@ -55,7 +56,8 @@ class StoreUnavailable {
 export const RateLimiterRedis = Layer.scoped(
   RateLimiter,
   Effect.gen(function* () {
-    const { config } = yield* (yield* GatewayConfig).current
+    const gatewayConfig = yield* GatewayConfig
+    const { config } = yield* gatewayConfig.current
     const metrics = yield* Metrics
     const clock = yield* Effect.clock
     const url = config.rate_limit.redis_url ?? config.cache.redis_url!
@@ -95,7 +97,17 @@ export const RateLimiterRedis = Layer.scoped(
 
     const run = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1) =>
       Effect.tryPromise({
-        try: () => {
+        try: (): Promise<Array<[Error | null, unknown]> | null> => {
+          // Redis Cluster: a pipeline may only touch one slot, and each bucket has its own
+          // hash tag, so the scripts go out together but each to its node
+          if (client instanceof Cluster) {
+            return Promise.all(refs.map((ref) =>
+              client.gwTakeToken(keyOf(ref), ref.spec.ratePerMs, ref.spec.burst, cost, ttlOf(ref)).then(
+                (reply): [Error | null, unknown] => [null, reply],
+                (error: Error): [Error | null, unknown] => [error, null]
+              )
+            ))
+          }
           const p = client.pipeline() as unknown as { gwTakeToken: Scripted["gwTakeToken"]; exec: () => Promise<Array<[Error | null, unknown]> | null> }
           for (const ref of refs) p.gwTakeToken(keyOf(ref), ref.spec.ratePerMs, ref.spec.burst, cost, ttlOf(ref))
           return p.exec()
@@ -119,6 +131,7 @@ export const RateLimiterRedis = Layer.scoped(
         const tokens = Number(text)
         if (allowed !== 1) {
           const refused = new RateLimited({ scope: ref.spec.scope, retryAfterMs: msUntilToken(tokens, ref.spec) }, true)
+          local.rejections.record(refs)
           const later = refs.slice(i + 1)
           // a refusal takes nothing from the later buckets: give back what they took
           // (best effort: a Redis failure here only leaves those tokens spent)
@@ -129,8 +142,33 @@ export const RateLimiterRedis = Layer.scoped(
       return Effect.succeed(best!)
     }
 
+    // admin view: the buckets as Redis holds them, refilled to Redis's clock as the script would
+    const redisTokens = (limits: RateLimits) =>
+      Effect.tryPromise({
+        try: async () => {
+          const [seconds, micros] = (await client.time()).map(Number) as [number, number]
+          const now = seconds * 1000 + Math.floor(micros / 1000)
+          const read = async (ref: BucketRef) => {
+            const [t, ts] = await client.hmget(keyOf(ref), "t", "ts")
+            return tokensAt(t == null || ts == null ? undefined : { tokens: Number(t), updatedAt: Number(ts) }, ref.spec, now)
+          }
+          const endpoints = [...limits.endpoints]
+          return {
+            globalTokens: await read({ spec: limits.global, key: "" }),
+            endpointTokens: await Promise.all(endpoints.map(async ([prefix, spec]) => ({ prefix, tokens: await read({ spec, key: prefix }) })))
+          }
+        },
+        catch: (cause) => new StoreUnavailable(cause)
+      }).pipe(Effect.timeoutFail({ duration: commandTimeoutMs * 4, onTimeout: () => new StoreUnavailable("command timeout") }))
+
     return RateLimiter.of({
       isSynchronous: false,
+      stats: Effect.gen(function* () {
+        const limits = compileRateLimits((yield* gatewayConfig.current).config)
+        const locally = () => local.snapshot(limits, clock.unsafeCurrentTimeMillis())
+        const tokens = fallback ? locally() : yield* Effect.orElseSucceed(redisTokens(limits), locally)
+        return { store: "redis" as const, fallback, ...tokens, topRejected: local.rejections.top(20) }
+      }),
       check: (refs) =>
         Effect.suspend(() => {
           if (fallback) return locally(refs)

@@ -11,6 +11,17 @@ export interface Quota {
   readonly msUntilToken: number
 }
 
+export interface RateLimiterStats {
+  readonly store: "memory" | "redis"
+  /** The Redis store answers from local buckets because Redis failed (SPEC §4). */
+  readonly fallback: boolean
+  /** Tokens now in the global bucket and in each configured endpoint bucket. */
+  readonly globalTokens: number
+  readonly endpointTokens: ReadonlyArray<{ readonly prefix: string; readonly tokens: number }>
+  /** Client IPs by refused requests (any bucket), most first; this process's count. */
+  readonly topRejected: ReadonlyArray<{ readonly ip: string; readonly rejections: number }>
+}
+
 export class RateLimiter extends Context.Tag("gateway/RateLimiter")<
   RateLimiter,
   {
@@ -21,5 +32,7 @@ export class RateLimiter extends Context.Tag("gateway/RateLimiter")<
     readonly check: (buckets: ReadonlyArray<BucketRef>) => Effect.Effect<Quota, RateLimited>
     /** True when check completes synchronously (memory store). */
     readonly isSynchronous: boolean
+    /** Read-only, for the admin API: nothing is taken from any bucket. */
+    readonly stats: Effect.Effect<RateLimiterStats>
   }
 >() {}
