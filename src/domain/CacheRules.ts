@@ -66,14 +66,12 @@ export interface KeyParts {
 }
 
 /** The part of the key known before the response: what its Vary names are learned against. */
+// JSON, not a separator: no user id or header value can make two keys' parts line up
 export const baseKey = (p: KeyParts): string =>
-  `GET\n${p.path}\n${sortedQuery(p.query)}\n${p.rule.shared ? "" : p.identity}`
+  JSON.stringify(["GET", p.path, sortedQuery(p.query), p.rule.shared ? "" : p.identity])
 
-export const cacheKey = (rule: CacheRule, base: string, vary: ReadonlyArray<readonly [string, string]>): string => {
-  const h = createHash("sha256").update(base)
-  for (const [name, value] of vary) h.update(`\n${name}:${value}`)
-  return `gw:cache:v1:${rule.prefix}:${h.digest("hex")}`
-}
+export const cacheKey = (rule: CacheRule, base: string, vary: ReadonlyArray<readonly [string, string]>): string =>
+  `gw:cache:v1:${rule.prefix}:${createHash("sha256").update(vary.length === 0 ? base : JSON.stringify([base, vary])).digest("hex")}`
 
 /** With auth off, callers are told apart by their credential headers (`anon` when none). */
 export const anonymousIdentity = (authorization: string | undefined, apiKey: string | undefined): string =>

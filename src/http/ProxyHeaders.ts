@@ -28,7 +28,8 @@ const connectionTokens = (value: string | undefined): Set<string> | undefined =>
   value === undefined ? undefined : new Set(value.toLowerCase().split(",").map((t) => t.trim()))
 
 export const upstreamRequestHeaders = (req: IncomingMessage, f: ForwardedFields): Record<string, string> => {
-  const out: Record<string, string> = {}
+  // no prototype: a client header named `constructor` or `__proto__` is just a header
+  const out: Record<string, string> = Object.create(null) as Record<string, string>
   const named = connectionTokens(req.headers.connection)
   const raw = req.rawHeaders
   for (let i = 0; i < raw.length; i += 2) {

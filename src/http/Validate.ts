@@ -36,6 +36,9 @@ export const validate = (req: IncomingMessage, maxBodyBytes: number): Effect.Eff
   if (isRefusal(target)) return Effect.fail(new BadRequest({ reason: `refused path: ${target}` }))
   const duplicated = duplicatedCredential(req.rawHeaders)
   if (duplicated !== undefined) return Effect.fail(new BadRequest({ reason: duplicated }))
+  const te = req.headers["transfer-encoding"]
+  // only chunked framing is forwarded; a coding the backend would have to undo is refused (RFC 9112 §6.1)
+  if (te !== undefined && te.trim().toLowerCase() !== "chunked") return Effect.fail(new BadRequest({ reason: `unsupported Transfer-Encoding: ${te}` }))
   const length = req.headers["content-length"]
   if (length !== undefined && Number(length) > maxBodyBytes) return Effect.fail(new BodyTooLarge({ limit: maxBodyBytes }))
   const method = req.method
