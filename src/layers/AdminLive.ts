@@ -48,10 +48,3 @@ export const AdminLive = Layer.merge(
   Layer.provide(AdminServer),
   Layer.provide(AdminStatsLive)
 )
-
-const AdminDisabled = Layer.succeed(AdminListener, AdminListener.of({ address: undefined }))
-
-// admin.* needs a restart (SPEC §1): chosen once, at start
-export const AdminFromConfig = Layer.unwrapEffect(
-  Effect.map(Effect.flatMap(GatewayConfig, (c) => c.current), ({ config }) => (config.admin.enabled ? AdminLive : AdminDisabled))
-)
