@@ -15,7 +15,8 @@ export interface Reply {
   readonly elapsedMs: number
 }
 
-const parseObject = (text: string): Record<string, unknown> | undefined => {
+/** The body as a JSON object, or undefined when it is not one. */
+export const parseObject = (text: string): Record<string, unknown> | undefined => {
   try {
     const value: unknown = JSON.parse(text)
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined

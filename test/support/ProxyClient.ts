@@ -6,6 +6,7 @@ import { request as httpRequest } from "node:http"
 import { connect, type Socket } from "node:net"
 import type { ErrorReplyLike } from "./HttpErrors.js"
 import { parsePrometheus, samplesOf } from "./HttpPrometheus.js"
+import { parseObject } from "./HttpClient.js"
 
 export interface Outcome {
   /** Undefined when no response head arrived. */
@@ -18,15 +19,6 @@ export interface Outcome {
   /** Why the exchange failed: before the head (`fetch`) or while reading the body (`body`). */
   readonly failed: { readonly stage: "fetch" | "body"; readonly message: string } | undefined
   readonly elapsedMs: number
-}
-
-const parseObject = (text: string): Record<string, unknown> | undefined => {
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 const describeError = (e: unknown): string => {

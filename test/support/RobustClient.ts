@@ -6,6 +6,7 @@ import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { connect } from "node:net"
 import { assertErrorReply } from "./HttpErrors.js"
+import { parseObject } from "./HttpClient.js"
 
 export interface RawResponse {
   readonly status: number
@@ -26,15 +27,6 @@ export interface Conversation {
   /** The bound passed with the connection still open. */
   readonly timedOut: boolean
   readonly elapsedMs: number
-}
-
-const parseObject = (text: string): Record<string, unknown> | undefined => {
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** The complete responses at the start of `data`: Content-Length, chunked or bodiless framing. */
