@@ -46,7 +46,9 @@ const Pipeline = HandlerLive.pipe(
   Layer.provideMerge(Breakers)
 )
 
-export const AppLive = Layer.merge(ServerLive, AdminFromConfig).pipe(
+// the admin listener is up before the main one answers: "serving" means fully started
+export const AppLive = ServerLive.pipe(
+  Layer.provideMerge(AdminFromConfig),
   Layer.provideMerge(Pipeline),
   Layer.provideMerge(Basics),
   Layer.provideMerge(Layer.mergeAll(ConfigWarnings, ProcessGuards, ReloadOnSignal.pipe(Layer.provide(MetricsLive)))),
