@@ -6,7 +6,6 @@ import { CircuitOpen } from "../domain/Errors.js"
 import type { GatewayConfig as Config } from "../domain/GatewayConfig.js"
 import { type ServiceName, serviceNames } from "../domain/ServiceName.js"
 import { Breaker, type Ticket } from "../services/Breaker.js"
-import { BreakerStates } from "../services/Breakers.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Metrics } from "../services/Metrics.js"
 
@@ -92,11 +91,3 @@ const make = Effect.gen(function* () {
 })
 
 export const BreakerLive = Layer.scoped(Breaker, make)
-
-/** The read side for /health and readiness. */
-export const BreakerStatesLive = Layer.effect(
-  BreakerStates,
-  Effect.map(Breaker, (breaker) =>
-    BreakerStates.of({ states: Effect.map(breaker.view, (views) => views.map((v) => [v.service, v.state] as const)) })
-  )
-)

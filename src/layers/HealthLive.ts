@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Agent, request } from "undici"
 import { serviceNames } from "../domain/ServiceName.js"
-import { BreakerStates } from "../services/Breakers.js"
+import { Breaker } from "../services/Breaker.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Health, type HealthReport, type ServiceHealth } from "../services/Health.js"
 import { Lifecycle } from "../services/Lifecycle.js"
@@ -21,7 +21,7 @@ export const HealthLive = Layer.scoped(
   Effect.gen(function* () {
     const config = yield* GatewayConfig
     const lifecycle = yield* Lifecycle
-    const breakers = yield* BreakerStates
+    const breaker = yield* Breaker
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() => new Agent({ connections: 2, keepAliveTimeout: 5_000 })),
       (a) => Effect.promise(() => a.close()).pipe(Effect.timeout("1 second"), Effect.ignore)
@@ -50,7 +50,7 @@ export const HealthLive = Layer.scoped(
 
     const check = Effect.gen(function* () {
       const { config: c } = yield* config.current
-      const open = (yield* breakers.states).filter(([, s]) => s === "open").map(([name]) => name)
+      const open = (yield* breaker.view).filter((v) => v.state === "open").map((v) => v.service)
       const services = c.health.check_services
         ? Object.fromEntries(
           yield* Effect.forEach(
@@ -76,8 +76,8 @@ export const HealthLive = Layer.scoped(
     const readiness = Effect.gen(function* () {
       if (lifecycle.isShuttingDown()) return { ready: false, reasons: ["shutting down"] }
       const { config: c } = yield* config.current
-      const states = yield* breakers.states
-      const open = states.filter(([, s]) => s === "open").map(([name]) => name)
+      const states = yield* breaker.view
+      const open = states.filter((v) => v.state === "open").map((v) => v.service)
       const rule = c.health.readiness_breakers
       // SPEC §5: "all" by default, so one failing backend cannot pull every replica out
       const notReady = rule === "any" ? open.length > 0 : rule === "all" ? open.length > 0 && open.length === states.length : false

@@ -8,7 +8,7 @@ import { ServerLive } from "../http/Server.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { AdminFromConfig } from "./AdminFromConfig.js"
 import { AuthLive } from "./AuthLive.js"
-import { BreakerLive, BreakerStatesLive } from "./BreakerLive.js"
+import { BreakerLive } from "./BreakerLive.js"
 import { BuildInfoFile } from "./BuildInfoFile.js"
 import { CacheFromConfig } from "./CacheFromConfig.js"
 import cluster from "node:cluster"
@@ -39,7 +39,7 @@ const ConfigWarnings = Layer.effectDiscard(
 
 const Basics = Layer.mergeAll(MetricsLive, LifecycleLive, BuildInfoFile, UpstreamLive, UpstreamStatsLive)
 const Edge = Layer.mergeAll(WebSocketsLive, TracingLive)
-const Breakers = BreakerStatesLive.pipe(Layer.provideMerge(BreakerLive))
+const Breakers = BreakerLive
 const Stores = Layer.mergeAll(RateLimiterFromConfig, CacheFromConfig).pipe(Layer.provideMerge(RedisLive))
 const Pipeline = HandlerLive.pipe(
   Layer.provideMerge(Layer.mergeAll(HealthLive, AuthLive, Stores, Edge)),

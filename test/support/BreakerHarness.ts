@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { CircuitOpen } from "../../src/domain/Errors.js"
 import type { ServiceName } from "../../src/domain/ServiceName.js"
-import { BreakerLive, BreakerStatesLive } from "../../src/layers/BreakerLive.js"
+import { BreakerLive } from "../../src/layers/BreakerLive.js"
 import { HealthLive } from "../../src/layers/HealthLive.js"
 import { LifecycleLive } from "../../src/layers/LifecycleLive.js"
 import { MetricsLive } from "../../src/layers/MetricsLive.js"
@@ -24,7 +24,6 @@ export const breakerLayer = (circuitBreaker: Doc, over: Doc = {}) =>
 /** Health (readiness and /health) over the live breakers, Lifecycle exposed so a test can drain. */
 export const healthLayer = (over: Doc) =>
   HealthLive.pipe(
-    Layer.provideMerge(BreakerStatesLive),
     Layer.provideMerge(BreakerLive),
     Layer.provideMerge(Layer.mergeAll(makeConfigLayer(over), MetricsLive, LifecycleLive))
   )
