@@ -1,15 +1,15 @@
 // The access log line and the HTTP metrics of one request, recorded when its response
-// closes (finished or aborted). Label children are cached: prom-client hashes labels.
-import type { Counter, Histogram } from "prom-client"
+// closes (finished or aborted). Label children are bound once per method and route.
+import { type BoundCounter, type BoundHistogram, bindCounter, bindHistogram } from "../services/BoundMetrics.js"
 import type { LogSink } from "../services/LogSink.js"
 import { methodLabel, type GatewayMetrics } from "../services/Metrics.js"
 import type { RequestContext } from "./RequestContext.js"
 
 interface Children {
-  readonly duration: ReturnType<Histogram<string>["labels"]>
-  readonly requestSize: ReturnType<Histogram<string>["labels"]>
-  readonly responseSize: ReturnType<Histogram<string>["labels"]>
-  readonly byStatus: Map<number, ReturnType<Counter<string>["labels"]>>
+  readonly duration: BoundHistogram
+  readonly requestSize: BoundHistogram
+  readonly responseSize: BoundHistogram
+  readonly byStatus: Map<number, BoundCounter>
 }
 
 const secretParams = /(^|&)((?:access_)?token|api_key|apikey|key|password|secret)=[^&]*/gi
@@ -27,9 +27,9 @@ export const makeObserver = (metrics: GatewayMetrics, sink: LogSink["Type"]) => 
     let c = children.get(key)
     if (c === undefined) {
       c = {
-        duration: metrics.httpDuration.labels(method, path),
-        requestSize: metrics.httpRequestSize.labels(method, path),
-        responseSize: metrics.httpResponseSize.labels(method, path),
+        duration: bindHistogram(metrics.httpDuration, { method, path }),
+        requestSize: bindHistogram(metrics.httpRequestSize, { method, path }),
+        responseSize: bindHistogram(metrics.httpResponseSize, { method, path }),
         byStatus: new Map()
       }
       children.set(key, c)
@@ -46,7 +46,7 @@ export const makeObserver = (metrics: GatewayMetrics, sink: LogSink["Type"]) => 
     const path = ctx.endpoint?.template ?? "unmatched"
     const c = childrenOf(method, path)
     let counter = c.byStatus.get(status)
-    if (counter === undefined) c.byStatus.set(status, (counter = metrics.httpRequests.labels(method, path, String(status))))
+    if (counter === undefined) c.byStatus.set(status, (counter = bindCounter(metrics.httpRequests, { method, path, status: String(status) })))
     counter.inc()
     c.duration.observe(seconds)
     c.requestSize.observe(ctx.requestBytes)

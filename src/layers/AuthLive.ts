@@ -12,6 +12,7 @@ import type { GatewayConfig as Config } from "../domain/GatewayConfig.js"
 import { LruMap } from "../domain/LruMap.js"
 import { isRole } from "../domain/Role.js"
 import { Auth, type Identity } from "../services/Auth.js"
+import { bindCounter } from "../services/BoundMetrics.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Metrics } from "../services/Metrics.js"
 
@@ -59,6 +60,11 @@ export const AuthLive = Layer.scoped(
     yield* config.changes.pipe(Stream.runForEach((s) => Effect.sync(() => (state = makeState(s.config)))), Effect.forkScoped)
 
     const failure = (type: "jwt" | "api_key" | "none", reason: string) => metrics.authFailures.inc({ type, reason })
+    const attempts = {
+      jwt: bindCounter(metrics.authAttempts, { type: "jwt" }),
+      api_key: bindCounter(metrics.authAttempts, { type: "api_key" }),
+      none: bindCounter(metrics.authAttempts, { type: "none" })
+    }
 
     const identityOf = (payload: JWTPayload, s: State): Identity | string => {
       const user = payload[s.auth.claims.user_id] ?? payload.sub
@@ -110,11 +116,11 @@ export const AuthLive = Layer.scoped(
       authenticate: ({ apiKey, bearer }) => {
         const s = state
         if (bearer !== undefined) {
-          metrics.authAttempts.inc({ type: "jwt" })
+          attempts.jwt.inc()
           return fromToken(bearer, s).pipe(Effect.tapError((e) => Effect.sync(() => failure("jwt", e.reason))))
         }
         if (apiKey !== undefined) {
-          metrics.authAttempts.inc({ type: "api_key" })
+          attempts.api_key.inc()
           const entry = findKey(s.keys, apiKey)
           if (entry === undefined) {
             failure("api_key", "unknown_key")
@@ -122,7 +128,7 @@ export const AuthLive = Layer.scoped(
           }
           return Effect.succeed<Identity>({ type: "api_key", user: entry.user, caller: entry.caller, role: entry.role })
         }
-        metrics.authAttempts.inc({ type: "none" })
+        attempts.none.inc()
         failure("none", "missing")
         return Effect.fail(new MissingCredentials())
       }
