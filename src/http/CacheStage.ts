@@ -158,7 +158,7 @@ export const makeCachedForward = (deps: CachedForwardDeps) => {
     const t = ctx.cache
     if (t === undefined || t.status === "BYPASS") return deps.forward(ctx, endpoint, ticket)
     if (!coalescer.lead(t.key, follow(ctx, endpoint))) {
-      deps.runSync(deps.breaker.record(ticket, "neither")) // queued behind the leader: its admission is unused
+      deps.breaker.recordNow(ticket, "neither") // queued behind the leader: its admission is unused
       return
     }
     lead(ctx, endpoint, t, ticket)

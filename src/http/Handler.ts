@@ -84,7 +84,7 @@ export const HandlerLive = Layer.scoped(
     const servePublic = makePublicEndpoints({ health: yield* Health, metrics, version: yield* BuildInfo, runFork, onDefect })
 
     const fail = (ctx: RequestContext, error: GatewayError) => sendError(ctx, toErrorReply(error))
-    const forward = makeForwarder({ upstream: yield* Upstream, upstreamStats: yield* UpstreamStats, breaker, metrics, runSync, runFork, fail, onDefect })
+    const forward = makeForwarder({ upstream: yield* Upstream, upstreamStats: yield* UpstreamStats, breaker, metrics, runFork, fail, onDefect })
     const now = () => clock.unsafeCurrentTimeMillis()
     const forwardCached = makeCachedForward({ forward, cache, cacheKeys, breaker, now, runSync, runFork, fail })
 

@@ -11,6 +11,7 @@ import { RetryBudget } from "../domain/RetryBudget.js"
 import type { ServiceName } from "../domain/ServiceName.js"
 import { formatTraceParent, newSpanId, newTraceId, parseTraceParent } from "../domain/TraceParent.js"
 import type { Breaker, Ticket } from "../services/Breaker.js"
+import { type BoundCounter, type BoundHistogram, bindCounter, bindHistogram } from "../services/BoundMetrics.js"
 import { type GatewayMetrics, methodLabel } from "../services/Metrics.js"
 import type { UpstreamStats } from "../services/UpstreamStats.js"
 import { AttemptSignal, type Upstream, type UpstreamResponse } from "../services/Upstream.js"
@@ -26,7 +27,6 @@ export interface ProxyDeps {
   readonly breaker: Breaker["Type"]
   readonly metrics: GatewayMetrics
   readonly upstreamStats: UpstreamStats["Type"]
-  readonly runSync: <A>(effect: Effect.Effect<A>) => A
   readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>
   readonly fail: (ctx: RequestContext, error: GatewayError) => void
   /** A bug while answering: 500, or the connection cut once headers are out. */
@@ -52,19 +52,18 @@ const toError = (service: ServiceName, f: AttemptFailure): GatewayError =>
 const discard = (res: UpstreamResponse | undefined) => res?.body.resume().on("error", () => {})
 
 export const makeForwarder = (deps: ProxyDeps) => {
-  // label children cached: prom-client hashes the label values on every labels() call
-  const counters = new Map<string, ReturnType<GatewayMetrics["upstreamRequests"]["labels"]>>()
-  const timers = new Map<string, ReturnType<GatewayMetrics["upstreamDuration"]["labels"]>>()
+  const counters = new Map<string, BoundCounter>()
+  const timers = new Map<string, BoundHistogram>()
   const upstreamCounter = (service: string, method: string, status: string) => {
     const key = `${service} ${method} ${status}`
     let c = counters.get(key)
-    if (c === undefined) counters.set(key, (c = deps.metrics.upstreamRequests.labels(service, method, status)))
+    if (c === undefined) counters.set(key, (c = bindCounter(deps.metrics.upstreamRequests, { service, method, status })))
     return c
   }
   const upstreamTimer = (service: string, method: string) => {
     const key = `${service} ${method}`
     let t = timers.get(key)
-    if (t === undefined) timers.set(key, (t = deps.metrics.upstreamDuration.labels(service, method)))
+    if (t === undefined) timers.set(key, (t = bindHistogram(deps.metrics.upstreamDuration, { service, method })))
     return t
   }
   const budgets = new Map<ServiceName, RetryBudget>()
@@ -142,7 +141,7 @@ export const makeForwarder = (deps: ProxyDeps) => {
         gone.removeEventListener("abort", onGone)
         observe(status, (performance.now() - started) / 1000)
         span?.end(status === "error" ? ("failed" in r ? r.failed.kind : "error") : Number(status) >= 500 ? `status ${status}` : undefined)
-        deps.runSync(deps.breaker.record(ticket, outcome))
+        deps.breaker.recordNow(ticket, outcome)
         done(r)
       }
       deps.upstream.send(service, { method, path, headers, body, signal, timeoutMs }).then(
@@ -292,11 +291,11 @@ export const makeForwarder = (deps: ProxyDeps) => {
       return bufferBody(req, limit, (body) => {
         if (body === "too-large") {
           ctx.bodyTooLarge = true
-          deps.runSync(deps.breaker.record(firstTicket, "neither"))
+          deps.breaker.recordNow(firstTicket, "neither")
           return giveUp(attemptFailure("aborted", true, "request body too large"), undefined)
         }
         if (body === "aborted") {
-          deps.runSync(deps.breaker.record(firstTicket, "neither"))
+          deps.breaker.recordNow(firstTicket, "neither")
           return leave()
         }
         ctx.requestBytes = body.length

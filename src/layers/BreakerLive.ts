@@ -1,7 +1,8 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
-import { type BreakerSettings, type BreakerState, CircuitBreaker } from "../domain/CircuitBreaker.js"
+import { type BreakerSettings, type BreakerState, CircuitBreaker, type Outcome } from "../domain/CircuitBreaker.js"
 import { CircuitOpen } from "../domain/Errors.js"
 import type { GatewayConfig as Config } from "../domain/GatewayConfig.js"
 import { type ServiceName, serviceNames } from "../domain/ServiceName.js"
@@ -28,6 +29,7 @@ const make = Effect.gen(function* () {
   const config = yield* GatewayConfig
   const metrics = yield* Metrics
   const clock = yield* Effect.clock
+  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
   const now = () => clock.unsafeCurrentTimeMillis()
   let enabled = (yield* config.current).config.circuit_breaker.enabled
   const first = (yield* config.current).config
@@ -60,6 +62,9 @@ const make = Effect.gen(function* () {
     Effect.forkScoped
   )
 
+  const recordNow = (ticket: Ticket, outcome: Outcome) => {
+    if (ticket.generation >= 0) breakers.get(ticket.service)!.record(ticket.generation, outcome, now())
+  }
   const disabledTicket = (service: ServiceName): Ticket => ({ service, generation: -1 })
   return Breaker.of({
     admit: (service) =>
@@ -75,9 +80,13 @@ const make = Effect.gen(function* () {
       }),
     record: (ticket, outcome) =>
       Effect.suspend(() => {
-        if (ticket.generation >= 0) breakers.get(ticket.service)!.record(ticket.generation, outcome, now())
+        recordNow(ticket, outcome)
         return announced(Effect.void)
       }),
+    recordNow: (ticket, outcome) => {
+      recordNow(ticket, outcome)
+      if (pending.length > 0) runFork(announce)
+    },
     reset: (service) => Effect.suspend(() => {
       breakers.get(service)!.reset(now())
       return announced(Effect.void)

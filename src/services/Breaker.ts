@@ -23,6 +23,12 @@ export class Breaker extends Context.Tag("gateway/Breaker")<
     /** Fails fast with CircuitOpen (503 + Retry-After) while open or half-open full. */
     readonly admit: (service: ServiceName) => Effect.Effect<Ticket, CircuitOpen>
     readonly record: (ticket: Ticket, outcome: Outcome) => Effect.Effect<void>
+    /**
+     * `record` for callers outside any fiber: the first upstream attempt runs as plain undici
+     * (PERFORMANCE.md), and a fiber per outcome would cost more than the record itself. A
+     * transition it causes is logged by a fiber of its own.
+     */
+    readonly recordNow: (ticket: Ticket, outcome: Outcome) => void
     readonly reset: (service: ServiceName) => Effect.Effect<void>
     readonly view: Effect.Effect<ReadonlyArray<BreakerView>>
   }

@@ -1,6 +1,7 @@
 import { assert, describe, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import { CapturedLogs } from "../support/CapturingSink.js"
 import { eventually, realTime } from "../support/HttpClient.js"
 import { assertErrorReply } from "../support/HttpErrors.js"
 import { fastRetry, gatewayAfter, json, type ProxyBackend, type Respond, serviceAt, startProxyBackend } from "../support/ProxyBackend.js"
@@ -25,7 +26,8 @@ const acquire = Effect.gen(function* () {
     market: yield* startProxyBackend(failing),
     account: yield* startProxyBackend(failing),
     dashboard: yield* startProxyBackend(failing),
-    strategies: yield* startProxyBackend(unavailable)
+    strategies: yield* startProxyBackend(unavailable),
+    risk: yield* startProxyBackend(failing)
   }
 })
 
@@ -34,7 +36,8 @@ const Gateway = gatewayAfter(Fixture, acquire, (b) => ({
     market_data: serviceAt(b.market.url, { max_retries: 0 }),
     account_monitor: serviceAt(b.account.url, { max_retries: 0 }),
     dashboard_server: serviceAt(b.dashboard.url, { max_retries: 0 }),
-    strategy_engine: serviceAt(b.strategies.url, { max_retries: 5 })
+    strategy_engine: serviceAt(b.strategies.url, { max_retries: 5 }),
+    risk_manager: serviceAt(b.risk.url, { max_retries: 0 })
   },
   retry: fastRetry,
   circuit_breaker: {
@@ -45,6 +48,7 @@ const Gateway = gatewayAfter(Fixture, acquire, (b) => ({
     services: {
       // long enough to look at the open breaker on a loaded machine; dashboard_server keeps 300 ms
       market_data: { timeout: "10s" },
+      risk_manager: { timeout: "10s" },
       account_monitor: { timeout: "10s" },
       strategy_engine: { min_requests: 2, failure_ratio: 0.5, timeout: "10s" }
     }
@@ -83,6 +87,18 @@ describe("Proxy", () => {
         assertErrorReply(errorReplyOf(res), 503, "Service temporarily unavailable")
         assert.strictEqual(res.headers.get("retry-after"), "10", "whole seconds until half-open (timeout 10s)")
         assert.strictEqual(market.seen.length, 3, "an open breaker does not touch the backend")
+      }))
+
+    it.effect("logs the transition the first attempt's outcome causes, at warn, with service, from and to", () =>
+      Effect.gen(function* () {
+        yield* trip("/api/v1/risk/status")
+        const line = yield* eventually(Effect.flatMap(CapturedLogs, (lines) => {
+          const found = lines.find((l) => l.message === "circuit breaker state changed" && l.fields.service === "risk_manager")
+          return found === undefined ? Effect.fail("no transition logged for risk_manager") : Effect.succeed(found)
+        }), { timeoutMs: 2_000, intervalMs: 20 })
+        assert.strictEqual(line.level, "warn")
+        assert.strictEqual(line.fields.from, "closed")
+        assert.strictEqual(line.fields.to, "open")
       }))
 
     it.effect("readiness (rule any) answers 503 naming the service, and /health lists the open breaker", () =>
