@@ -151,7 +151,7 @@ export const HandlerLive = Layer.scoped(
         requestBytes: length === undefined ? 0 : Number(length) || 0,
         responseBytes: 0
       }
-      const trace = (ctx.trace = tracing.start({
+      const trace = (ctx.trace = !tracing.enabled ? undefined : tracing.start({
         method: req.method ?? "GET",
         traceparent: req.headers.traceparent,
         attributes: () => ({
@@ -166,7 +166,7 @@ export const HandlerLive = Layer.scoped(
       if (trace !== undefined) ctx.traceId = trace.traceId
       res.setHeader("x-request-id", requestId)
       if (lifecycle.isShuttingDown()) res.setHeader("connection", "close")
-      res.once("close", () => {
+      res.on("close", () => { // emitted once; `on` skips once's wrapper
         if (!res.writableFinished) ctx.clientGone?.abort("client") // a client that leaves aborts its upstream request
         observe(ctx)
       })

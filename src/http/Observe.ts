@@ -21,10 +21,12 @@ export const redactQuery = (query: string): string => (query === "" ? "" : query
 const clientClosed = 499
 
 export const makeObserver = (metrics: GatewayMetrics, sink: LogSink["Type"]) => {
-  const children = new Map<string, Children>()
+  // by route template, then method: no key string to build per request
+  const children = new Map<string, Map<string, Children>>()
   const childrenOf = (method: string, path: string): Children => {
-    const key = `${method} ${path}`
-    let c = children.get(key)
+    let byMethod = children.get(path)
+    if (byMethod === undefined) children.set(path, (byMethod = new Map()))
+    let c = byMethod.get(method)
     if (c === undefined) {
       c = {
         duration: bindHistogram(metrics.httpDuration, { method, path }),
@@ -32,7 +34,7 @@ export const makeObserver = (metrics: GatewayMetrics, sink: LogSink["Type"]) => 
         responseSize: bindHistogram(metrics.httpResponseSize, { method, path }),
         byStatus: new Map()
       }
-      children.set(key, c)
+      byMethod.set(method, c)
     }
     return c
   }

@@ -14,7 +14,7 @@ import type { Breaker, Ticket } from "../services/Breaker.js"
 import { type BoundCounter, type BoundHistogram, bindCounter, bindHistogram } from "../services/BoundMetrics.js"
 import { type GatewayMetrics, methodLabel } from "../services/Metrics.js"
 import type { UpstreamStats } from "../services/UpstreamStats.js"
-import { AttemptSignal, type Upstream, type UpstreamResponse } from "../services/Upstream.js"
+import { type AttemptResult, AttemptSignal, type Upstream, type UpstreamResponse } from "../services/Upstream.js"
 import type { ApiEndpoint } from "./Plan.js"
 import { clientResponseHeaders, upstreamRequestHeaders } from "./ProxyHeaders.js"
 import { bufferBody, LimitedBody } from "./RequestBody.js"
@@ -33,7 +33,6 @@ export interface ProxyDeps {
   readonly onDefect: (ctx: RequestContext, defect: unknown) => void
 }
 
-type Result = { readonly ok: UpstreamResponse } | { readonly failed: AttemptFailure }
 
 /** Told how the forward ended; the cache stage stores and shares responses through it. */
 export type ForwardObserver = (
@@ -119,7 +118,7 @@ export const makeForwarder = (deps: ProxyDeps) => {
     }
 
     let attempts = 0
-    const attempt = (ticket: Ticket, body: Buffer | LimitedBody | typeof req | undefined, done: (r: Result) => void): AttemptSignal => {
+    const attempt = (ticket: Ticket, body: Buffer | LimitedBody | typeof req | undefined, done: (r: AttemptResult) => void): AttemptSignal => {
       const signal = new AttemptSignal()
       attempts++
       // a sampled request: one span per attempt, whose id is the parent the backend sees
@@ -136,7 +135,7 @@ export const makeForwarder = (deps: ProxyDeps) => {
       gone.addEventListener("abort", onGone)
       const timer = setTimeout(() => signal.abort("timeout"), Math.max(0, timeoutMs))
       const started = performance.now()
-      const settle = (r: Result, outcome: "success" | "failure" | "neither", status: string) => {
+      const settle = (r: AttemptResult, outcome: "success" | "failure" | "neither", status: string) => {
         clearTimeout(timer)
         gone.removeEventListener("abort", onGone)
         observe(status, (performance.now() - started) / 1000)
@@ -144,13 +143,16 @@ export const makeForwarder = (deps: ProxyDeps) => {
         deps.breaker.recordNow(ticket, outcome)
         done(r)
       }
-      deps.upstream.send(service, { method, path, headers, body, signal, timeoutMs }).then(
-        (ok) => settle({ ok }, ok.status >= 500 ? "failure" : "success", String(ok.status)),
-        (failed: AttemptFailure) => {
-          if (failed.kind !== "aborted") deps.metrics.upstreamErrors.labels(service, failed.kind === "status" ? "bad_response" : failed.kind).inc()
-          settle({ failed }, failed.kind === "aborted" ? "neither" : "failure", "error")
+      deps.upstream.send(service, { method, path, headers, body, signal, timeoutMs }, (r) => {
+        try {
+          if ("ok" in r) return settle(r, r.ok.status >= 500 ? "failure" : "success", String(r.ok.status))
+          const kind = r.failed.kind
+          if (kind !== "aborted") deps.metrics.upstreamErrors.labels(service, kind === "status" ? "bad_response" : kind).inc()
+          settle(r, kind === "aborted" ? "neither" : "failure", "error")
+        } catch (defect) {
+          recover(defect)
         }
-      ).catch(recover)
+      })
       return signal
     }
 
@@ -191,16 +193,17 @@ export const makeForwarder = (deps: ProxyDeps) => {
         else copy.push(chunk)
       })
       // pipe, not stream.pipeline: pipeline allocates and aborts an AbortController per call
-      body.once("end", () => finish(true))
-      body.once("error", () => {
+      body.on("end", () => finish(true))
+      body.on("error", () => {
         finish(false)
         // headers are out: a backend failing mid-body aborts the client's connection (SPEC §4)
         if (!gone.aborted) deps.metrics.upstreamErrors.labels(service, "reset").inc()
         res.destroy()
       })
-      res.once("close", () => {
+      // the handler aborts `gone` when the response closes unfinished: the client left
+      gone.addEventListener("abort", () => {
         if (settled) return
-        body.destroy() // the client left: stop reading from the backend
+        body.destroy() // stop reading from the backend
         finish(false)
       })
       if (encoder === undefined) body.pipe(res)

@@ -24,8 +24,13 @@ export interface ForwardedFields {
   readonly hideCredentials: boolean
 }
 
-const connectionTokens = (value: string | undefined): Set<string> | undefined =>
-  value === undefined ? undefined : new Set(value.toLowerCase().split(",").map((t) => t.trim()))
+/** Headers a Connection header names (RFC 9110 §7.6.1); none for the common keep-alive/close. */
+const connectionTokens = (value: string | undefined): Set<string> | undefined => {
+  if (value === undefined) return undefined
+  const lower = value.toLowerCase()
+  if (lower === "keep-alive" || lower === "close") return undefined // both are dropped anyway
+  return new Set(lower.split(",").map((t) => t.trim()))
+}
 
 export const upstreamRequestHeaders = (req: IncomingMessage, f: ForwardedFields): Record<string, string> => {
   // no prototype: a client header named `constructor` or `__proto__` is just a header

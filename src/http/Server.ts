@@ -75,7 +75,7 @@ export const ServerLive = Layer.scoped(
     let onDrained: (() => void) | undefined
     const counted = (req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Socket; head: Buffer }) => {
       inFlight++
-      res.once("close", () => {
+      res.on("close", () => { // emitted once; `on` skips once's wrapper
         if (--inFlight === 0) onDrained?.()
       })
       handle(req, res, upgrade)

@@ -3,7 +3,7 @@ import * as Layer from "effect/Layer"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Tracing } from "../services/Tracing.js"
 
-export const TracingDisabled = Layer.succeed(Tracing, Tracing.of({ start: () => undefined }))
+export const TracingDisabled = Layer.succeed(Tracing, Tracing.of({ start: () => undefined, enabled: false }))
 
 // tracing.* needs a restart (SPEC §1): the exporter is chosen once. The OpenTelemetry SDK is
 // imported only when tracing is on: loading it costs start-up CPU for nothing otherwise.

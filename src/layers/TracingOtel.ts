@@ -21,6 +21,7 @@ const TracingOtel = Layer.effect(
     const { config } = yield* (yield* GatewayConfig).current
     const ratio = config.tracing.sample_ratio
     return Tracing.of({
+      enabled: true,
       start: ({ attributes, method, traceparent }): RequestTrace | undefined => {
         const incoming = parseTraceParent(traceparent)
         // parent-based: a sampled incoming trace stays sampled, an unsampled one stays not

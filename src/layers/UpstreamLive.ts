@@ -1,10 +1,10 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Pool } from "undici"
+import { type Dispatcher, Pool } from "undici"
 import { type AttemptFailure, attemptFailure } from "../domain/Retry.js"
 import { type ServiceName, serviceNames } from "../domain/ServiceName.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
-import { type AttemptSignal, Upstream, type UpstreamRequest, type UpstreamResponse } from "../services/Upstream.js"
+import { type AttemptResult, type AttemptSignal, Upstream, type UpstreamRequest } from "../services/Upstream.js"
 
 const neverSentCodes = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
 
@@ -49,27 +49,26 @@ export const UpstreamLive = Layer.scoped(
       }).pipe(Effect.zipRight(Effect.forEach([...pools.values()], (pool) => Effect.promise(() => pool.destroy()), { discard: true })))
     )
 
-    const send = (service: ServiceName, r: UpstreamRequest): Promise<UpstreamResponse> =>
-      pools.get(service)!.request({
-        method: r.method as "GET",
-        path: r.path,
-        headers: r.headers,
-        body: r.body ?? null,
-        signal: r.signal as unknown as AbortSignal,
-        headersTimeout: r.timeoutMs,
-        bodyTimeout: r.timeoutMs
-      }).then(
-        (res) => ({ status: res.statusCode, headers: res.headers, body: res.body }),
-        (error: unknown) => Promise.reject(classify(error, r.signal))
-      )
+    const send = (service: ServiceName, r: UpstreamRequest, done: (result: AttemptResult) => void): void => {
+      const callback = (error: Error | null, res: Dispatcher.ResponseData | undefined) => {
+        if (error !== null || res === undefined) done({ failed: classify(error, r.signal) })
+        else done({ ok: { status: res.statusCode, headers: res.headers, body: res.body } })
+      }
+      try {
+        pools.get(service)!.request({
+          method: r.method as "GET",
+          path: r.path,
+          headers: r.headers,
+          body: r.body ?? null,
+          signal: r.signal as unknown as AbortSignal,
+          headersTimeout: r.timeoutMs,
+          bodyTimeout: r.timeoutMs
+        }, callback)
+      } catch (error) {
+        done({ failed: classify(error, r.signal) }) // undici throws synchronously on arguments it refuses
+      }
+    }
 
-    return Upstream.of({
-      send,
-      attempt: (service, request) =>
-        Effect.async<UpstreamResponse, AttemptFailure>((resume) => {
-          send(service, request).then((res) => resume(Effect.succeed(res)), (f: AttemptFailure) => resume(Effect.fail(f)))
-          return Effect.sync(() => request.signal.abort("shutdown"))
-        })
-    })
+    return Upstream.of({ send })
   })
 )

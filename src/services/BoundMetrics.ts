@@ -20,7 +20,7 @@ interface CounterInternals {
 }
 
 interface HistogramInternals {
-  readonly hashMap: Record<string, { sum: number; count: number; bucketValues: Record<number, number> } | undefined>
+  readonly hashMap: Record<string, { sum: number; count: number; bucketValues: Record<string, number> } | undefined>
   readonly sortedLabelNames: ReadonlyArray<string>
   readonly upperBounds: ReadonlyArray<number>
 }
@@ -49,6 +49,8 @@ export const bindHistogram = <L extends string>(histogram: Histogram<L>, labels:
   const internals = histogram as unknown as HistogramInternals
   const hash = hashObject(labels, internals.sortedLabelNames)
   const bounds = internals.upperBounds
+  // bucketValues is keyed by String(bound): converting the number on every update costs more than the update
+  const keys = bounds.map(String)
   return {
     observe: (value) => {
       const series = internals.hashMap[hash]
@@ -57,7 +59,7 @@ export const bindHistogram = <L extends string>(histogram: Histogram<L>, labels:
       series.count += 1
       for (let i = 0; i < bounds.length; i++) {
         if (value <= bounds[i]!) {
-          series.bucketValues[bounds[i]!]! += 1
+          series.bucketValues[keys[i]!]! += 1
           return
         }
       }

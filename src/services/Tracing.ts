@@ -29,5 +29,7 @@ export class Tracing extends Context.Tag("gateway/Tracing")<
      * objects; undefined otherwise, and always when tracing is off.
      */
     readonly start: (request: TraceStart) => RequestTrace | undefined
+    /** False when tracing is off: the handler then builds no TraceStart at all. */
+    readonly enabled: boolean
   }
 >() {}

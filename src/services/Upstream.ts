@@ -1,5 +1,4 @@
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
 import type { Readable } from "node:stream"
 import type { AttemptFailure } from "../domain/Retry.js"
 import type { ServiceName } from "../domain/ServiceName.js"
@@ -39,15 +38,17 @@ export interface UpstreamResponse {
   readonly body: Readable & { dump?: () => Promise<void> }
 }
 
+/** How one attempt ended: a response to pass on, or why there is none. */
+export type AttemptResult = { readonly ok: UpstreamResponse } | { readonly failed: AttemptFailure }
+
 export class Upstream extends Context.Tag("gateway/Upstream")<
   Upstream,
   {
     /**
-     * One attempt over the service's keep-alive pool. A plain Promise on purpose: the
-     * first attempt runs outside any fiber (PERFORMANCE.md). Rejects with AttemptFailure.
+     * One attempt over the service's keep-alive pool, told to `done` exactly once. A plain
+     * callback on purpose: the first attempt runs outside any fiber and allocates no promise
+     * (PERFORMANCE.md); the retry fiber wraps it in Effect.async.
      */
-    readonly send: (service: ServiceName, request: UpstreamRequest) => Promise<UpstreamResponse>
-    /** The same attempt as an Effect, for the retry path. */
-    readonly attempt: (service: ServiceName, request: UpstreamRequest) => Effect.Effect<UpstreamResponse, AttemptFailure>
+    readonly send: (service: ServiceName, request: UpstreamRequest, done: (result: AttemptResult) => void) => void
   }
 >() {}

@@ -14,6 +14,7 @@ interface Backends {
   readonly account: ProxyBackend
   readonly dashboard: ProxyBackend
   readonly strategies: ProxyBackend
+  readonly risk: ProxyBackend
 }
 class Fixture extends Context.Tag("test/ProxyBreaker/Backends")<Fixture, Backends>() {}
 
