@@ -1,4 +1,5 @@
-// Shared by the benchmark's helper processes (backend, bare proxy, fastify proxy, bare-local).
+// Shared by the benchmark's helper processes (backend, bare proxy, fastify proxy, bare-local,
+// otlp-sink; the runners' own shared code is in bench/harness.mjs).
 // Each helper listens on 127.0.0.1, port from env PORT (0 = any free port), prints one line
 // `LISTENING <port>` on stdout for bench/run.mjs, and exits as soon as its stdin closes, so it
 // cannot outlive the runner even if the runner is killed with SIGKILL.

@@ -4,53 +4,50 @@
 //   npm run bench                        build, then 3 rounds x 5 s per scenario
 //   node bench/run.mjs --quick           smoke test: 1 round x 2 s, 1 s warm-up (or BENCH_QUICK=1)
 //   BENCH_ROUNDS=5 BENCH_DURATION=10 node bench/run.mjs
+//   BENCH_ONLY="bare proxied,tracing" node bench/run.mjs --quick
+//                                        only the scenarios whose name contains one of these
+//                                        comma-separated substrings (case-insensitive), plus the
+//                                        baseline ("bare proxied GET") and the reference scenario
+//                                        of each chosen one, so both ratio columns stay filled; a
+//                                        substring matching no scenario is an error
 //
 // Targets run as child processes pinned with `taskset` to the first allowed CPU; this process
-// (autocannon) and the backend are pinned to the second. Every child is killed on exit, on
-// errors and on SIGINT/SIGTERM; helpers also exit when their stdin closes and are spawned
-// under `setpriv --pdeathsig KILL` when available, so none outlives a SIGKILLed runner.
-// Results: a table on stdout and bench/results/latest.json.
+// (autocannon), the backend and the OTLP sink are pinned to the second. Every child is killed
+// on exit, on errors and on SIGINT/SIGTERM; helpers also exit when their stdin closes and are
+// spawned under `setpriv --pdeathsig KILL` when available, so none outlives a SIGKILLed runner
+// (bench/harness.mjs). Results: a table on stdout and bench/results/latest.json.
+//
+// Tracing scenarios export to bench/otlp-sink.mjs (a loopback OTLP/HTTP receiver standing in for
+// Jaeger); after the run the export requests and bytes it received are printed, per target.
+// Redis scenarios use the Redis on 127.0.0.1:6379, logical DB 8, flushed before the run; when it
+// does not answer they are skipped with a note. Redis is a system service, not pinned: its CPU is
+// reported apart ("Redis CPU"), not counted as noise from other processes.
 //
 // Adding a scenario is one line in SCENARIOS; a gateway with another config is one line in
-// TARGETS (gatewayTarget(patch) deep-merges the patch into the bench config).
+// TARGETS (gatewayTarget(patch) deep-merges the patch into the bench config of harness.mjs).
 import autocannon from "autocannon"
-import { execFileSync, spawn } from "node:child_process"
 import { createHmac } from "node:crypto"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { request as httpRequest } from "node:http"
-import { createServer } from "node:net"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { dirname, join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
-import { fileURLToPath } from "node:url"
-import { stringify as toYaml } from "yaml"
-
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
-const ROOT = dirname(BENCH_DIR)
-const HOST = "127.0.0.1"
+import {
+  alive, API_KEY, BENCH_DIR, children, deepMerge, HOST, JWT_SECRET, makeTmpDir, metricSum, planPinning, positive, probe,
+  redisCommands, redisPid, rssMb, scrapeMetrics, startGateway, startScript, stopAll, withTimeout
+} from "./harness.mjs"
 
 // ---------------------------------------------------------------- settings
 
 const QUICK = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1"
-const positive = (name, fallback) => {
-  const raw = process.env[name]
-  if (raw === undefined || raw === "") return fallback
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: expected a positive number, got ${JSON.stringify(raw)}`)
-  return n
-}
 const ROUNDS = QUICK ? 1 : Math.round(positive("BENCH_ROUNDS", 3))
 const DURATION = QUICK ? 2 : positive("BENCH_DURATION", 5) // seconds per round
 const WARMUP = QUICK ? 1 : 2 // seconds per target, before its first round
 const CONNECTIONS = 64
 const PIPELINING = 1
 const REQUEST_TIMEOUT = 5 // seconds; a slower answer counts as an error (timeout)
+const ONLY = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "")
 
 // ---------------------------------------------------------------- credentials
-
-const API_KEY = "bench-viewer-key-0123456789"
-const JWT_SECRET = "bench-jwt-secret-0123456789abcdefghijklm" // 40 chars
-if (JWT_SECRET.length !== 40) throw new Error("JWT_SECRET must be 40 characters")
 
 const signJwt = (claims, secret) => {
   const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url")
@@ -62,230 +59,76 @@ const JWT = signJwt({ user_id: "bench", role: "viewer", iat: now, exp: now + 360
 
 // ---------------------------------------------------------------- targets
 
-const SERVICES = [
-  "market_data", "order_execution", "strategy_engine", "account_monitor", "dashboard_server", "risk_manager", "configuration"
-]
+const REDIS_URL = "redis://127.0.0.1:6379/8" // a logical DB of the bench's own: flushed before the run
+const CACHE_RULES = { "/api/v1/market-data": { ttl: "60s", shared: true } }
 
-/** The gateway's bench config (SPEC §2 keys); the backend URL and port are filled in at start. */
-const gatewayConfig = ({ port, backend }) => ({
-  server: { host: HOST, port, mode: "test", workers: 1 },
-  services: Object.fromEntries(SERVICES.map((name) => [name, { url: backend }])),
-  auth: { enabled: true, jwt_secret: JWT_SECRET, api_keys: [{ key: API_KEY, role: "viewer", name: "bench" }] },
-  rate_limit: {
-    enabled: true,
-    store: "memory",
-    global: { requests_per_second: 1_000_000, burst: 2_000_000 },
-    endpoints: {},
-    per_ip: { requests_per_minute: 100_000_000, burst: 100_000_000 }
-  },
-  cache: { enabled: false },
-  health: { enabled: true, check_services: false },
-  logging: { level: "info", format: "json", output: "stdout" },
-  features: { enable_tracing: false, enable_access_log: true }
-})
-
-const isPlainObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v)
-const deepMerge = (base, patch) => {
-  if (!isPlainObject(base) || !isPlainObject(patch)) return patch
-  const out = { ...base }
-  for (const [k, v] of Object.entries(patch)) out[k] = deepMerge(base[k], v)
-  return out
-}
-
-/** A gateway process (`node dist/main.js`) with the bench config plus `patch`. */
-const gatewayTarget = (patch = {}) => ({ kind: "gateway", patch, ready: "/health/liveness" })
+/**
+ * A gateway process (`node dist/gateway.mjs`) with the bench config plus `patch`: an object, or a
+ * function of { name, otlp } (the target's name, the OTLP sink's traces URL) for what is only
+ * known at start. `needs` lists what must run first: "otlp" (the sink), "redis".
+ */
+const gatewayTarget = (patch = {}, { needs = [], sampleRatio } = {}) => ({ kind: "gateway", patch, needs, sampleRatio, ready: "/health/liveness" })
 /** A helper script of bench/ that prints `LISTENING <port>`. */
-const scriptTarget = (script) => ({ kind: "script", script })
+const scriptTarget = (script) => ({ kind: "script", script, needs: [] })
+
+/** Tracing on, exporting to the sink; `?source=` lets the sink count each target apart. */
+const tracingTarget = (ratio) => gatewayTarget(({ name, otlp }) => ({
+  features: { enable_tracing: true },
+  tracing: { endpoint: `${otlp}?source=${encodeURIComponent(name)}`, service_name: "api-gateway-bench", sample_ratio: ratio }
+}), { needs: ["otlp"], sampleRatio: ratio })
+// the same global and per-IP numbers as the memory config, the buckets in Redis
+const REDIS_LIMITS = { rate_limit: { store: "redis", redis_url: REDIS_URL } }
 
 const TARGETS = {
   gateway: gatewayTarget(),
   bare: scriptTarget("bare-proxy.mjs"),
   fastify: scriptTarget("fastify-proxy.mjs"),
   "bare-local": scriptTarget("bare-local.mjs"),
-  "gateway-cache": gatewayTarget({ cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } })
+  "gateway-cache": gatewayTarget({ cache: { enabled: true, rules: CACHE_RULES } }),
+  "gateway-tracing-1": tracingTarget(1),
+  "gateway-tracing-0.01": tracingTarget(0.01),
+  "gateway-redis": gatewayTarget(REDIS_LIMITS, { needs: ["redis"] }),
+  "gateway-redis-cache": gatewayTarget(deepMerge(REDIS_LIMITS, { cache: { enabled: true, redis_url: REDIS_URL, rules: CACHE_RULES } }), { needs: ["redis"] })
 }
 
 // ---------------------------------------------------------------- scenarios
 
 const MARKET = "/api/v1/market-data/ticker/BTC-USD"
 const BASELINE = "bare proxied GET" // every scenario's req/s is compared with this one
+const API_KEY_GET = "gateway proxied GET (API key)"
 
 /** name, target (a key of TARGETS), path, optional method/headers/body, optional reference scenario. */
 const SCENARIOS = [
-  { name: "gateway proxied GET (API key)", target: "gateway", path: MARKET, headers: { "x-api-key": API_KEY } },
+  { name: API_KEY_GET, target: "gateway", path: MARKET, headers: { "x-api-key": API_KEY } },
   { name: "gateway proxied GET (JWT)", target: "gateway", path: MARKET, headers: { authorization: `Bearer ${JWT}` } },
+  // the cost of tracing and of Redis-backed limits: compared with the same request without them
+  { name: "gateway proxied GET (API key, tracing 1.0)", target: "gateway-tracing-1", path: MARKET, headers: { "x-api-key": API_KEY }, reference: API_KEY_GET },
+  { name: "gateway proxied GET (API key, tracing 0.01)", target: "gateway-tracing-0.01", path: MARKET, headers: { "x-api-key": API_KEY }, reference: API_KEY_GET },
+  { name: "gateway proxied GET (API key, Redis limits)", target: "gateway-redis", path: MARKET, headers: { "x-api-key": API_KEY }, reference: API_KEY_GET },
   { name: "bare proxied GET", target: "bare", path: MARKET },
   { name: "fastify proxied GET", target: "fastify", path: MARKET },
   { name: "gateway /health/liveness", target: "gateway", path: "/health/liveness", reference: "bare-local GET" },
   { name: "bare-local GET", target: "bare-local", path: MARKET },
-  { name: "gateway cache hit (API key)", target: "gateway-cache", path: MARKET, headers: { "x-api-key": API_KEY }, reference: "bare-local GET" }
+  { name: "gateway cache hit (API key)", target: "gateway-cache", path: MARKET, headers: { "x-api-key": API_KEY }, reference: "bare-local GET" },
+  { name: "gateway cache hit (API key, Redis cache + limits)", target: "gateway-redis-cache", path: MARKET, headers: { "x-api-key": API_KEY }, reference: "gateway cache hit (API key)" }
 ]
 
-// ---------------------------------------------------------------- child processes
+const needsOf = (s) => TARGETS[s.target].needs
 
-const children = new Set()
-const alive = (child) => child.exitCode === null && child.signalCode === null
-let tmpDir
-
-const killAllSync = () => {
-  for (const child of children) if (alive(child)) try { child.kill("SIGKILL") } catch { /* gone */ }
-  if (tmpDir) try { rmSync(tmpDir, { recursive: true, force: true }) } catch { /* best effort */ }
-}
-process.on("exit", killAllSync)
-
-let stopping
-const stopAll = () => (stopping ??= (async () => {
-  const running = [...children].filter(alive)
-  const exited = running.map((child) => new Promise((resolve) => child.once("exit", resolve)))
-  for (const child of running) try { child.kill("SIGTERM") } catch { /* gone */ }
-  await Promise.race([Promise.all(exited), sleep(3_000)])
-  killAllSync()
-})())
-
-const commandWorks = (cmd, args) => {
-  try {
-    execFileSync(cmd, args, { stdio: "ignore", timeout: 5_000 })
-    return true
-  } catch {
-    return false
+/** The scenarios BENCH_ONLY asks for (all without it), with the baseline and their references. */
+const selectScenarios = () => {
+  if (ONLY.length === 0) return SCENARIOS
+  const unmatched = ONLY.filter((o) => !SCENARIOS.some((s) => s.name.toLowerCase().includes(o)))
+  if (unmatched.length > 0) {
+    throw new Error(`BENCH_ONLY: ${unmatched.map((o) => JSON.stringify(o)).join(", ")} match(es) no scenario; the scenarios are:\n  ${SCENARIOS.map((s) => s.name).join("\n  ")}`)
   }
-}
-
-/** CPUs this process may run on, from `taskset -pc <pid>` ("0,1" or "0-3,6"). */
-const allowedCpus = () => {
-  try {
-    const out = execFileSync("taskset", ["-pc", String(process.pid)], { encoding: "utf8", timeout: 5_000 })
-    const list = out.slice(out.lastIndexOf(":") + 1).trim()
-    return list.split(",").flatMap((part) => {
-      const [a, b] = part.split("-").map(Number)
-      return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i)
-    }).filter(Number.isInteger)
-  } catch {
-    return []
+  const wanted = new Set([BASELINE, ...SCENARIOS.filter((s) => ONLY.some((o) => s.name.toLowerCase().includes(o))).map((s) => s.name)])
+  // references of references too (the Redis cache hit's reference has its own)
+  for (let size = 0; size !== wanted.size;) {
+    size = wanted.size
+    for (const s of SCENARIOS) if (wanted.has(s.name) && s.reference) wanted.add(s.reference)
   }
-}
-
-/** Pinning plan: targets on one CPU, this process and the backend on another. */
-const planPinning = () => {
-  if (process.platform !== "linux") return { pinned: false, why: `not Linux (${process.platform})` }
-  if (!commandWorks("taskset", ["-c", "0", "true"]) && !commandWorks("taskset", ["-V"])) return { pinned: false, why: "taskset is missing" }
-  const cpus = allowedCpus()
-  if (cpus.length < 2) return { pinned: false, why: `fewer than 2 CPUs available (${cpus.join(",") || "unknown"})` }
-  const [targetCpu, loadCpu] = cpus
-  try {
-    execFileSync("taskset", ["-a", "-pc", String(loadCpu), String(process.pid)], { stdio: "ignore", timeout: 5_000 })
-  } catch (e) {
-    return { pinned: false, why: `taskset could not pin this process: ${e.message}` }
-  }
-  return { pinned: true, targetCpu, loadCpu }
-}
-
-const PDEATHSIG = process.platform === "linux" && commandWorks("setpriv", ["--pdeathsig", "KILL", "--", "true"])
-
-/** Spawn `node <args>` pinned to `cpu` (when pinning), tracked for cleanup. */
-const spawnNode = (label, args, { cpu, env, stdio, pinning }) => {
-  const prefix = []
-  if (PDEATHSIG) prefix.push("setpriv", "--pdeathsig", "KILL", "--")
-  if (pinning.pinned && cpu !== undefined) prefix.push("taskset", "-c", String(cpu))
-  const argv = [...prefix, process.execPath, ...args]
-  // setpriv and taskset exec the next program, so child.pid is node's pid (for /proc/<pid>/status)
-  const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, env, stdio })
-  child.label = label
-  children.add(child)
-  child.once("exit", (code, signal) => {
-    if (!stopping) console.error(`! ${label} exited (${signal ?? `code ${code}`})`)
-  })
-  return child
-}
-
-/** Child env without the variables that would override the gateway's config file (SPEC §1). */
-const childEnv = (extra) => {
-  const env = { ...process.env, ...extra }
-  for (const name of ["SERVER_PORT", "SERVER_HOST", "LOG_LEVEL", "JWT_SECRET", "REDIS_URL", "AUTH_ENABLED", "CACHE_ENABLED", "RATE_LIMIT_ENABLED", "NODE_OPTIONS"]) {
-    if (!(name in (extra ?? {}))) delete env[name]
-  }
-  return env
-}
-
-const withTimeout = (promise, ms, what) => {
-  let timer
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms) })
-  ]).finally(() => clearTimeout(timer))
-}
-
-/** Start a helper script and wait for its `LISTENING <port>` line. */
-const startScript = (label, script, { cpu, env, pinning }) => {
-  const child = spawnNode(label, [join(BENCH_DIR, script)], { cpu, env: childEnv({ PORT: "0", ...env }), stdio: ["pipe", "pipe", "inherit"], pinning })
-  const ready = new Promise((resolve, reject) => {
-    let buffered = ""
-    const onData = (chunk) => {
-      buffered += chunk
-      const m = /LISTENING (\d+)/.exec(buffered)
-      if (m) {
-        child.stdout.off("data", onData)
-        child.stdout.resume() // keep draining
-        resolve({ child, port: Number(m[1]) })
-      }
-    }
-    child.stdout.setEncoding("utf8")
-    child.stdout.on("data", onData)
-    child.once("exit", (code, signal) => reject(new Error(`${label} (${script}) exited before listening (${signal ?? `code ${code}`})`)))
-    child.once("error", reject)
-  })
-  return withTimeout(ready, 20_000, `${label} start`)
-}
-
-const freePort = () => new Promise((resolve, reject) => {
-  const srv = createServer()
-  srv.once("error", reject)
-  srv.listen(0, HOST, () => {
-    const { port } = srv.address()
-    srv.close(() => resolve(port))
-  })
-})
-
-/** One GET: { status, body } (body cut to 200 chars), or { error }. */
-const probe = (port, path, headers = {}, method = "GET", body) => new Promise((resolve) => {
-  const req = httpRequest({ host: HOST, port, path, method, headers, agent: false, timeout: 2_000 }, (res) => {
-    let text = ""
-    res.setEncoding("utf8")
-    res.on("data", (c) => { if (text.length < 200) text += c })
-    res.on("end", () => resolve({ status: res.statusCode, body: text.slice(0, 200) }))
-    res.on("error", (e) => resolve({ error: e.message }))
-  })
-  req.on("timeout", () => req.destroy(new Error("timed out")))
-  req.on("error", (e) => resolve({ error: e.message }))
-  req.end(body)
-})
-
-const startGateway = async (label, target, { backend, cpu, pinning }) => {
-  const main = join(ROOT, "dist", "main.js")
-  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm run bench does)`)
-  const port = await freePort()
-  const configPath = join(tmpDir, `${label}.yaml`)
-  const config = deepMerge(gatewayConfig({ port, backend }), target.patch)
-  writeFileSync(configPath, `# written by bench/run.mjs\n${toYaml(config)}`)
-  const env = childEnv({ CONFIG_PATH: configPath })
-  const child = spawnNode(label, [main], { cpu, env, stdio: "ignore", pinning })
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    if (!alive(child)) {
-      // the run itself discards the gateway's output; run it once more to show why it stopped
-      let output = ""
-      try {
-        execFileSync(process.execPath, [main], { cwd: ROOT, env, timeout: 15_000, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
-      } catch (e) {
-        output = `${e.stdout ?? ""}${e.stderr ?? ""}`.trim().split("\n").slice(-15).join("\n")
-      }
-      throw new Error(`${label} exited before answering ${target.ready} (${child.signalCode ?? `code ${child.exitCode}`}); config ${configPath}:\n${output}`)
-    }
-    const r = await probe(port, target.ready)
-    if (r.status === 200) return { child, port, configPath }
-    if (Date.now() > deadline) throw new Error(`${label} did not answer 200 on ${target.ready} within 60 s (last: ${r.status ?? r.error})`)
-    await sleep(100)
-  }
+  return SCENARIOS.filter((s) => wanted.has(s.name))
 }
 
 // ---------------------------------------------------------------- load
@@ -300,15 +143,6 @@ const load = (opts) => {
   const guard = setTimeout(() => instance.stop(), (opts.duration + 15) * 1000)
   return withTimeout(Promise.resolve(instance), (opts.duration + 30) * 1000, `autocannon on ${opts.url}`)
     .finally(() => { clearTimeout(guard); currentLoad = undefined })
-}
-
-const rssMb = (pid) => {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
-    return m ? Number(m[1]) / 1024 : null
-  } catch {
-    return null
-  }
 }
 
 // CPU accounting from /proc (Linux): ticks of USER_HZ, 100 on every common kernel.
@@ -334,20 +168,25 @@ const machineTicks = () => {
 }
 /**
  * Snapshot before a round; `.end()` gives the CPU % of the target, of the load side (this
- * process and the backend, sharing one core) and of processes outside the bench.
+ * process, the backend and the OTLP sink, sharing one core), of redis-server when `redis` is its
+ * pid (unpinned, serving the Redis targets: part of the bench, not noise) and of processes
+ * outside the bench.
  */
-const cpuMeter = (targetPid, loadPids) => {
+const cpuMeter = (targetPid, loadPids, redis) => {
   const loadSide = () => loadPids.reduce((a, pid) => a + (processTicks(pid) ?? 0), 0)
-  const ours = () => [process.pid, ...[...children].filter(alive).map((c) => c.pid)].reduce((a, pid) => a + (processTicks(pid) ?? 0), 0)
+  const ours = () => [process.pid, ...[...children].filter(alive).map((c) => c.pid), ...(redis ? [redis] : [])].reduce((a, pid) => a + (processTicks(pid) ?? 0), 0)
   const t0 = Date.now(), target0 = processTicks(targetPid), load0 = loadSide(), ours0 = ours(), machine0 = machineTicks()
+  const redis0 = redis ? processTicks(redis) : null
   return {
     end: () => {
       const seconds = (Date.now() - t0) / 1000
       const target1 = processTicks(targetPid), load1 = loadSide(), ours1 = ours(), machine1 = machineTicks()
+      const redis1 = redis ? processTicks(redis) : null
       const pct = (ticks) => (100 * ticks) / HZ / seconds
       return {
         targetCpuPct: target0 === null || target1 === null ? null : pct(target1 - target0),
         loadSideCpuPct: machine0 === null ? null : pct(load1 - load0),
+        redisCpuPct: redis0 === null || redis1 === null ? null : pct(redis1 - redis0),
         foreignCpuPct: machine0 === null || machine1 === null ? null : Math.max(0, pct(machine1 - machine0 - (ours1 - ours0)))
       }
     }
@@ -381,10 +220,54 @@ const roundRecord = (result, pid, alive, cpu) => {
     statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
     rssMb: rssMb(pid),
     targetCpuPct: cpu.targetCpuPct, // 100 = one core: below ~90 the target was not the bottleneck
-    loadSideCpuPct: cpu.loadSideCpuPct, // autocannon + backend; near 100 (pinned) means the load side was the limit
+    loadSideCpuPct: cpu.loadSideCpuPct, // autocannon + backend (+ sink); near 100 (pinned) means the load side was the limit
+    redisCpuPct: cpu.redisCpuPct, // redis-server, Redis targets only (null otherwise or when not visible)
     foreignCpuPct: cpu.foreignCpuPct, // CPU used meanwhile by processes outside the bench (noise)
     targetAlive: alive,
     duration: result.duration
+  }
+}
+
+// ---------------------------------------------------------------- helper services
+
+/** Flush the bench's Redis DB; the error message when Redis does not answer. */
+const prepareRedis = async () => {
+  try {
+    await redisCommands(REDIS_URL, [["FLUSHDB"]])
+    return { ok: true, pid: await redisPid(REDIS_URL) }
+  } catch (e) {
+    return { ok: false, why: e.message }
+  }
+}
+
+/** After the run: did the Redis targets really use Redis? Keys in the DB, and each gateway's Redis metrics. */
+const checkRedis = async (running, names) => {
+  let keys = null
+  try {
+    ;[keys] = await redisCommands(REDIS_URL, [["DBSIZE"]])
+  } catch { /* reported as unknown */ }
+  const targets = {}
+  for (const name of names) {
+    const text = await scrapeMetrics(running[name].port)
+    targets[name] = text === ""
+      ? { metrics: false }
+      : {
+        metrics: true,
+        redisErrors: metricSum(text, "api_gateway_redis_errors_total") ?? 0, // no series until the first error
+        limitFallbackActive: (metricSum(text, "api_gateway_rate_limit_fallback_active") ?? 0) > 0,
+        cacheHits: metricSum(text, "api_gateway_cache_hits_total") ?? 0
+      }
+  }
+  return { url: REDIS_URL, keys, targets }
+}
+
+/** After the run: what the OTLP sink received, per source (gateway target). */
+const sinkStats = async (sink) => {
+  const r = await probe(sink.port, "/stats", {}, "GET", undefined, 1_000_000)
+  try {
+    return r.status === 200 ? JSON.parse(r.body) : null
+  } catch {
+    return null
   }
 }
 
@@ -410,17 +293,12 @@ const table = (header, rows, rightAligned) => {
 
 const main = async () => {
   const started = new Date()
-  const totalSeconds = ROUNDS * SCENARIOS.length * (DURATION + 1) + Object.keys(TARGETS).length * (WARMUP + 1) + 120
-  // the whole run is bounded: give up (and kill every child) well after the expected end
-  setTimeout(() => {
-    console.error(`! bench exceeded ${Math.round(totalSeconds * 1.5)} s; stopping`)
-    aborted = true
-    currentLoad?.stop()
-    stopAll().finally(() => process.exit(2))
-  }, totalSeconds * 1500).unref()
-
-  for (const s of SCENARIOS) if (!TARGETS[s.target]) throw new Error(`scenario "${s.name}": unknown target "${s.target}"`)
+  for (const s of SCENARIOS) {
+    if (!TARGETS[s.target]) throw new Error(`scenario "${s.name}": unknown target "${s.target}"`)
+    if (s.reference && !SCENARIOS.some((r) => r.name === s.reference)) throw new Error(`scenario "${s.name}": unknown reference "${s.reference}"`)
+  }
   if (!SCENARIOS.some((s) => s.name === BASELINE)) throw new Error(`the baseline scenario "${BASELINE}" is missing`)
+  let scenarios = selectScenarios()
 
   const pinning = planPinning()
   const machine = {
@@ -429,59 +307,99 @@ const main = async () => {
     node: process.version,
     pinned: pinning.pinned,
     pinning: pinning.pinned
-      ? `targets on CPU ${pinning.targetCpu}; load generator (this process) and backend on CPU ${pinning.loadCpu}`
+      ? `targets on CPU ${pinning.targetCpu}; load generator (this process), backend and OTLP sink on CPU ${pinning.loadCpu}`
       : `unpinned: ${pinning.why}`
   }
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning})`)
   console.log(`date: ${started.toISOString()}`)
   console.log(`settings: ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${ROUNDS} round(s) x ${DURATION} s, warm-up ${WARMUP} s per target${QUICK ? " (quick)" : ""}`)
+  if (ONLY.length > 0) console.log(`BENCH_ONLY=${JSON.stringify(process.env.BENCH_ONLY)}: ${scenarios.length} of ${SCENARIOS.length} scenarios (with the baseline and references): ${scenarios.map((s) => s.name).join("; ")}`)
 
-  tmpDir = mkdtempSync(join(os.tmpdir(), "gateway-bench-"))
+  // Redis first: without it its scenarios are left out, with a note, and the rest still runs
+  let redis
+  if (scenarios.some((s) => needsOf(s).includes("redis"))) {
+    const r = await prepareRedis()
+    if (r.ok) {
+      redis = { pid: r.pid }
+      console.log(`redis: ${REDIS_URL} flushed; ${r.pid ? `redis-server pid ${r.pid} (unpinned; its CPU is reported apart)` : "redis-server's pid is not visible here: its CPU counts as other CPU"}`)
+    } else {
+      const skipped = scenarios.filter((s) => needsOf(s).includes("redis"))
+      console.log(`! note: Redis at ${REDIS_URL} does not answer (${r.why}): skipping ${skipped.length} Redis scenario(s): ${skipped.map((s) => s.name).join("; ")}`)
+      scenarios = scenarios.filter((s) => !needsOf(s).includes("redis"))
+    }
+  }
+
+  const used = [...new Set(scenarios.map((s) => s.target))]
+  const totalSeconds = ROUNDS * scenarios.length * (DURATION + 1) + used.length * (WARMUP + 1) + 120
+  // the whole run is bounded: give up (and kill every child) well after the expected end
+  setTimeout(() => {
+    console.error(`! bench exceeded ${Math.round(totalSeconds * 1.5)} s; stopping`)
+    aborted = true
+    currentLoad?.stop()
+    stopAll().finally(() => process.exit(2))
+  }, totalSeconds * 1500).unref()
+
+  makeTmpDir()
   const backend = await startScript("backend", "backend.mjs", { cpu: pinning.loadCpu, pinning })
   const backendUrl = `http://${HOST}:${backend.port}`
+  const tracingTargets = used.filter((name) => TARGETS[name].needs.includes("otlp"))
+  const redisTargets = used.filter((name) => TARGETS[name].needs.includes("redis"))
+  // the sink stands in for a Jaeger on another machine: on the load side's core, like the backend
+  const sink = tracingTargets.length > 0 ? await startScript("otlp-sink", "otlp-sink.mjs", { cpu: pinning.loadCpu, pinning }) : undefined
+  const otlp = sink ? `http://${HOST}:${sink.port}/v1/traces` : undefined
 
-  const used = [...new Set(SCENARIOS.map((s) => s.target))]
   const running = Object.fromEntries(await Promise.all(used.map(async (name) => {
     const t = TARGETS[name]
     const opts = { cpu: pinning.targetCpu, pinning }
     const r = t.kind === "gateway"
-      ? await startGateway(name, t, { ...opts, backend: backendUrl })
+      ? await startGateway(name, { ...t, patch: typeof t.patch === "function" ? t.patch({ name, otlp }) : t.patch }, { ...opts, backend: backendUrl })
       : await startScript(name, t.script, { ...opts, env: { BACKEND_URL: backendUrl } })
     return [name, { ...r, warmed: false }]
   })))
-  console.log(`started: backend :${backend.port}, ${used.map((n) => `${n} :${running[n].port} (pid ${running[n].child.pid})`).join(", ")}`)
+  console.log(`started: backend :${backend.port}${sink ? `, otlp-sink :${sink.port}` : ""}, ${used.map((n) => `${n} :${running[n].port} (pid ${running[n].child.pid})`).join(", ")}`)
 
   // one request per scenario first, so a failing scenario shows why
-  for (const s of SCENARIOS) {
+  for (const s of scenarios) {
     const r = await probe(running[s.target].port, s.path, s.headers, s.method, s.body)
     console.log(`preflight ${s.name}: ${r.error ? `error ${r.error}` : `${r.status} ${r.body.replace(/\s+/g, " ").slice(0, 120)}`}`)
   }
 
-  const results = SCENARIOS.map((s) => ({ ...s, rounds: [] }))
+  const loadPids = [process.pid, backend.child.pid, ...(sink ? [sink.child.pid] : [])]
+  const results = scenarios.map((s) => ({ ...s, rounds: [] }))
   for (let round = 1; round <= ROUNDS; round++) {
     for (const res of results) {
       const target = running[res.target]
       const url = `http://${HOST}:${target.port}`
       if (!target.warmed) {
-        const requests = SCENARIOS.filter((s) => s.target === res.target)
+        const requests = scenarios.filter((s) => s.target === res.target)
           .map((s) => ({ method: s.method ?? "GET", path: s.path, headers: s.headers ?? {}, body: s.body }))
         await load({ url, requests, duration: WARMUP })
         target.warmed = true
         await sleep(250)
       }
-      const meter = cpuMeter(target.child.pid, [process.pid, backend.child.pid])
+      const meter = cpuMeter(target.child.pid, loadPids, needsOf(res).includes("redis") ? redis?.pid : undefined)
       const result = await load({ url: `${url}${res.path}`, method: res.method ?? "GET", headers: res.headers ?? {}, body: res.body, duration: DURATION })
       if (aborted) return
       const rec = roundRecord(result, target.child.pid, alive(target.child), meter.end())
       res.rounds.push(rec)
       console.log(
         `[round ${round}/${ROUNDS}] ${res.name}: ${fmt.int(rec.reqPerSec)} req/s, p50 ${fmt.ms(rec.p50)} ms, p99 ${fmt.ms(rec.p99)} ms, ` +
-        `RSS ${fmt.mb(rec.rssMb)} MB, target CPU ${fmt.cpu(rec.targetCpuPct)}, load-side CPU ${fmt.cpu(rec.loadSideCpuPct)}, other CPU ${fmt.cpu(rec.foreignCpuPct)}, ok ${fmt.pct(rec.okPct)} (${statusSummary(result.statusCodeStats) || "no responses"}` +
+        `RSS ${fmt.mb(rec.rssMb)} MB, target CPU ${fmt.cpu(rec.targetCpuPct)}, load-side CPU ${fmt.cpu(rec.loadSideCpuPct)}, ` +
+        `${rec.redisCpuPct === null ? "" : `Redis CPU ${fmt.cpu(rec.redisCpuPct)}, `}other CPU ${fmt.cpu(rec.foreignCpuPct)}, ok ${fmt.pct(rec.okPct)} (${statusSummary(result.statusCodeStats) || "no responses"}` +
         `${rec.errors ? `, ${rec.errors} errors incl. ${rec.timeouts} timeouts` : ""})${rec.targetAlive ? "" : " TARGET EXITED"}`
       )
       await sleep(250)
     }
   }
+
+  // proof that the tracing and Redis targets did what their names say
+  let otlpSink = null
+  if (sink) {
+    await sleep(1_500) // the gateway's batch span processor sends every 500 ms: let the last batch land
+    otlpSink = await sinkStats(sink)
+  }
+  const redisCheck = redis ? await checkRedis(running, redisTargets) : null
+  if (aborted) return
 
   const summary = results.map((res) => {
     const sum = (k) => res.rounds.reduce((a, r) => a + r[k], 0)
@@ -504,6 +422,7 @@ const main = async () => {
         rssMb: median(res.rounds.map((r) => r.rssMb)),
         targetCpuPct: median(res.rounds.map((r) => r.targetCpuPct)),
         loadSideCpuPct: median(res.rounds.map((r) => r.loadSideCpuPct)),
+        redisCpuPct: median(res.rounds.map((r) => r.redisCpuPct)),
         foreignCpuPct: median(res.rounds.map((r) => r.foreignCpuPct))
       },
       maxForeignCpuPct: Math.max(0, ...res.rounds.map((r) => r.foreignCpuPct ?? 0)),
@@ -515,6 +434,8 @@ const main = async () => {
       okPct: responses + errors > 0 ? (100 * ok2xx) / (responses + errors) : 0,
       statusCodes,
       targetExited: res.rounds.some((r) => !r.targetAlive),
+      // export requests and bytes the OTLP sink received from this scenario's target (warm-up included)
+      ...(needsOf(res).includes("otlp") ? { sampleRatio: TARGETS[res.target].sampleRatio, otlpExports: otlpSink ? (otlpSink.sources[res.target] ?? { requests: 0, bytes: 0 }) : null } : {}),
       rounds: res.rounds
     }
   })
@@ -557,6 +478,40 @@ const main = async () => {
     }
   }
 
+  if (sink) {
+    console.log("")
+    if (otlpSink === null) console.log("! WARNING: the OTLP sink did not answer GET /stats: whether spans were exported is unknown")
+    else {
+      console.log(`OTLP sink (stands in for Jaeger): ${fmt.int(otlpSink.requests)} export requests, ${fmt.int(otlpSink.bytes)} bytes in all (warm-up included)`)
+      for (const name of tracingTargets) {
+        const got = otlpSink.sources[name] ?? { requests: 0, bytes: 0 }
+        const ratio = TARGETS[name].sampleRatio
+        console.log(`  ${name} (sample ratio ${ratio}): ${fmt.int(got.requests)} export requests, ${fmt.int(got.bytes)} bytes`)
+        if (got.requests === 0) {
+          console.log(ratio >= 1
+            ? `! WARNING: ${name} samples every request but exported nothing: its scenario did not measure tracing (is tracing wired to tracing.endpoint?)`
+            : `  (none from ${name}: possible at ratio ${ratio} in a short run)`)
+        }
+      }
+    }
+  }
+
+  if (redisCheck) {
+    console.log("")
+    console.log(`Redis ${REDIS_URL}: ${redisCheck.keys ?? "?"} keys after the run (limit buckets expire 3 s (global) or 61 s (per IP) and cache entries 60 s after their last use)`)
+    for (const [name, t] of Object.entries(redisCheck.targets)) {
+      if (!t.metrics) {
+        console.log(`! ${name}: /metrics did not answer: whether it used Redis is unknown`)
+        continue
+      }
+      console.log(`  ${name}: ${fmt.int(t.redisErrors)} Redis errors, rate-limit local fallback ${t.limitFallbackActive ? "ACTIVE" : "off"}, ${fmt.int(t.cacheHits)} cache hits`)
+      if (t.redisErrors > 0 || t.limitFallbackActive) console.log(`! WARNING: ${name} had Redis errors or fell back to local buckets: its numbers are not (all) Redis numbers`)
+    }
+    for (const s of summary.filter((x) => needsOf(x).includes("redis"))) {
+      if (s.median.redisCpuPct !== null) console.log(`  redis-server CPU during "${s.name}": ${fmt.cpu(s.median.redisCpuPct)} of a core (unpinned: it competes with the target or the load side)`)
+    }
+  }
+
   console.log("")
   console.log("target CPU: the target's CPU time per second of load (100% = its whole core: the target was the bottleneck).")
   console.log("other CPU: CPU used during the rounds by processes outside the bench (builds, tests); above ~10% the numbers are disturbed.")
@@ -571,8 +526,10 @@ const main = async () => {
     date: started.toISOString(),
     finished: new Date().toISOString(),
     machine,
-    settings: { connections: CONNECTIONS, pipelining: PIPELINING, rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, requestTimeoutSeconds: REQUEST_TIMEOUT, quick: QUICK, baseline: BASELINE },
-    scenarios: summary
+    settings: { connections: CONNECTIONS, pipelining: PIPELINING, rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, requestTimeoutSeconds: REQUEST_TIMEOUT, quick: QUICK, baseline: BASELINE, only: ONLY.length > 0 ? ONLY : null },
+    scenarios: summary,
+    otlpSink,
+    redis: redisCheck
   }, null, 2)}\n`)
   console.log(`\nresults: ${out}`)
 }

@@ -1,5 +1,5 @@
 // The soak run behind `npm run soak` (issue #9 item 4; not part of npm test): the built
-// gateway (`node dist/main.js`) under a bounded run of mixed traffic with faults injected on
+// gateway (`node dist/gateway.mjs`) under a bounded run of mixed traffic with faults injected on
 // a schedule, watched for gateway-made 5xx, memory growth and event-loop delay.
 //
 //   npm run soak                       build, then 120 s
@@ -259,7 +259,7 @@ writeFileSync(configPath, toYaml(config), "utf8")
 const env = { ...process.env, CONFIG_PATH: configPath }
 for (const name of ["SERVER_PORT", "SERVER_HOST", "LOG_LEVEL", "JWT_SECRET", "REDIS_URL", "AUTH_ENABLED", "CACHE_ENABLED", "RATE_LIMIT_ENABLED", "NODE_OPTIONS", "GATEWAY_WORKERS"]) delete env[name]
 const prefix = process.platform === "linux" && commandWorks("setpriv", ["--pdeathsig", "KILL", "--", "true"]) ? ["setpriv", "--pdeathsig", "KILL", "--"] : []
-const argv = [...prefix, process.execPath, "dist/main.js"]
+const argv = [...prefix, process.execPath, "dist/gateway.mjs"]
 // the log goes to a file, read at the end: a pipe this busy process drained late would block
 // the gateway's writes (stdout pipes are synchronous on Linux) and show up as its loop delay
 const logPath = join(tmpDir, "gateway.log")
