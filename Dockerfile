@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build of the API gateway (Node 20). The same steps as CI:
-#   npm ci, npm run build (tsc + dist/build-info.json), npm prune --omit=dev.
+#   npm ci, npm run build (tsc + dist/build-info.json + the dist/gateway.mjs bundle), npm prune --omit=dev.
 #   docker build --build-arg GIT_COMMIT="$(git rev-parse HEAD)" -t api-gateway:1.0.0 .
 #   docker run --rm -p 8000:8000 api-gateway:1.0.0
 # The image serves the repository's config.yaml (debug mode, memory stores); mount
@@ -31,4 +31,4 @@ EXPOSE 8000
 # no curl in the slim image: Node's fetch against /health/liveness (SERVER_PORT if set)
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SERVER_PORT || 8000) + '/health/liveness', { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/main.js"]
+CMD ["node", "dist/gateway.mjs"]

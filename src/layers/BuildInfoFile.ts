@@ -2,12 +2,20 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { existsSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { BuildInfo } from "../services/BuildInfo.js"
 
-// package.json sits one folder above both src/ and dist/; build-info.json is written into
-// dist/ by `npm run build` (scripts/build-info.mjs). GIT_COMMIT / BUILD_TIME override both.
-const beside = (name: string) => fileURLToPath(new URL(name, import.meta.url))
+// package.json sits in the project root, above src/, dist/ and the dist/gateway.mjs bundle;
+// build-info.json is written into dist/ by `npm run build` (scripts/build-info.mjs).
+// GIT_COMMIT / BUILD_TIME override both. This module runs from src/layers (tests),
+// dist/layers (the CLIs) or inside dist/gateway.mjs: the root is found by walking up.
+const projectRoot = (): string => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 4 && !existsSync(join(dir, "package.json")); i++) dir = dirname(dir)
+  return dir
+}
 
 const readJson = (fs: FileSystem.FileSystem, path: string) =>
   fs.readFileString(path).pipe(
@@ -21,8 +29,9 @@ export const BuildInfoFile = Layer.effect(
   BuildInfo,
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const pkg = yield* readJson(fs, beside("../../package.json"))
-    const build = yield* readJson(fs, beside("../build-info.json"))
+    const root = projectRoot()
+    const pkg = yield* readJson(fs, join(root, "package.json"))
+    const build = yield* readJson(fs, join(root, "dist", "build-info.json"))
     const commit = yield* Config.string("GIT_COMMIT").pipe(Config.option, Effect.orElseSucceed(() => undefined))
     const time = yield* Config.string("BUILD_TIME").pipe(Config.option, Effect.orElseSucceed(() => undefined))
     return BuildInfo.of({

@@ -5,14 +5,8 @@
 // update after a reset, goes through prom-client's own path, which creates and validates it.
 // test/http/BoundMetrics.test.ts renders bound and unbound twins side by side, so a
 // prom-client release that changes these internals fails there, not in production.
-import { createRequire } from "node:module"
 import type { Counter, Histogram } from "prom-client"
-
-type Labels = Record<string, string | number>
-
-const { hashObject } = createRequire(import.meta.url)("prom-client/lib/util.js") as {
-  readonly hashObject: (labels: Labels, sortedLabelNames?: ReadonlyArray<string>) => string
-}
+import { hashObject } from "prom-client/lib/util.js"
 
 interface CounterInternals {
   readonly hashMap: Record<string, { value: number } | undefined>

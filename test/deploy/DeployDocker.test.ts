@@ -66,13 +66,13 @@ describe("Dockerfile", () => {
     assert.isBelow(runs.indexOf("npm run build"), runs.indexOf("npm prune"))
   })
 
-  it("the runtime stage holds dist/, node_modules, package.json and config.yaml and runs node dist/main.js as node", () => {
+  it("the runtime stage holds dist/, node_modules, package.json and config.yaml and runs node dist/gateway.mjs as node", () => {
     const runtime = stages()[1]!.lines
     const copied = runtime.filter((l) => l.op === "COPY").map((l) => l.args.split(/\s+/).filter((a) => !a.startsWith("--")).slice(-1)[0])
     assert.sameMembers(copied, ["./package.json", "./node_modules", "./dist", "./config.yaml"])
     assert.deepInclude(runtime, { op: "USER", args: "node" })
     assert.deepInclude(runtime, { op: "EXPOSE", args: "8000" })
-    assert.deepInclude(runtime, { op: "CMD", args: `["node", "dist/main.js"]` })
+    assert.deepInclude(runtime, { op: "CMD", args: `["node", "dist/gateway.mjs"]` })
     assert.isFalse(runtime.some((l) => l.op === "RUN"), "nothing runs as root in the runtime stage")
     assert.include(healthcheckScript(), "/health/liveness")
   })

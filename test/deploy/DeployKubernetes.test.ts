@@ -58,14 +58,14 @@ describe("Kubernetes manifests", () => {
     for (const r of resources) assert.isTrue(existsSync(repoPath("deploy", "kubernetes", r)), r)
   })
 
-  it("the Deployment runs two replicas of node dist/main.js with the seed's probes on the config's port", () => {
+  it("the Deployment runs two replicas of node dist/gateway.mjs with the seed's probes on the config's port", () => {
     const d = deployment()
     const config = load(testSecrets)
     assert.strictEqual(d.spec.replicas, 2)
     assert.deepStrictEqual(d.spec.selector.matchLabels, { "app.kubernetes.io/name": "api-gateway" })
     assert.deepInclude(d.spec.template.metadata.labels, d.spec.selector.matchLabels)
     const c = container()
-    assert.deepStrictEqual(c.command, ["node", "dist/main.js"])
+    assert.deepStrictEqual(c.command, ["node", "dist/gateway.mjs"])
     const http = (c.ports as Array<Doc>).find((p) => p.name === "http")
     assert.strictEqual(http?.containerPort, config.server.port)
     assert.deepInclude(c.livenessProbe, { httpGet: { path: `${config.health.path}/liveness`, port: "http" }, initialDelaySeconds: 10, periodSeconds: 10 })
@@ -155,7 +155,7 @@ describe("Kubernetes manifests", () => {
 
   it.scopedLive("the compiled gateway serves the ConfigMap's config: probes and scrapes without credentials, the Secret's keys, readiness 503 on SIGTERM", () =>
     Effect.gen(function* () {
-      assert.isTrue(existsSync(repoPath("dist", "main.js")), "dist/main.js is missing: run npm run build")
+      assert.isTrue(existsSync(repoPath("dist", "gateway.mjs")), "dist/gateway.mjs is missing: run npm run build")
       const port = yield* freePort
       const path = yield* writeConfig(configText())
       // Redis on a closed port: the gateway degrades to local buckets and no cache (SPEC §6)

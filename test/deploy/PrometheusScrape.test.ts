@@ -43,7 +43,7 @@ const ScrapeLive = Layer.scoped(
   Scrape,
   Effect.gen(function* () {
     const binary = yield* requireTool("prometheus")
-    if (!existsSync(repoPath("dist", "main.js"))) return yield* Effect.fail(new Error("dist/main.js is missing: run npm run build"))
+    if (!existsSync(repoPath("dist", "gateway.mjs"))) return yield* Effect.fail(new Error("dist/gateway.mjs is missing: run npm run build"))
     const port = yield* freePort
     const proc = yield* spawnGateway({ CONFIG_PATH: yield* writeConfig(gatewayConfig), SERVER_PORT: String(port) })
     const gateway = `http://127.0.0.1:${port}`

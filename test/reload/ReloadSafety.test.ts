@@ -1,6 +1,6 @@
 // SPEC §1 SIGHUP, what a reload must not disturb: an invalid file keeps the running config,
 // restart-only keys keep their running values (reported as such), a request in flight and
-// an open WebSocket keep what they started with. Runs `node dist/main.js`; `npm test`
+// an open WebSocket keep what they started with. Runs `node dist/gateway.mjs`; `npm test`
 // builds dist/ first, run `npm run build` before running this file alone.
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"

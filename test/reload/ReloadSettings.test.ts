@@ -1,5 +1,5 @@
 // SPEC §1 SIGHUP, what takes effect for new requests: API keys, rate limits, CORS and the
-// log level, read again from the file of a running process (`node dist/main.js`).
+// log level, read again from the file of a running process (`node dist/gateway.mjs`).
 // `npm test` builds dist/ first; run `npm run build` before running this file alone.
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"

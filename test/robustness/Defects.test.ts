@@ -3,7 +3,7 @@
 // In process: a fault injector (test/support/RobustDefects.ts) makes node refuse one header
 // of one response, at each point where the gateway answers: synchronously in the handler,
 // in a fiber's observer, in undici's callbacks, after a retry, for a coalesced cache miss.
-// As a process: `node dist/main.js` (run `npm run build` first) takes a battery of hostile
+// As a process: `node dist/gateway.mjs` (run `npm run build` first) takes a battery of hostile
 // input and still logs, serves and answers /metrics.
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Context from "effect/Context"

@@ -1,4 +1,4 @@
-// The compiled gateway (`node dist/main.js`) with its admin listener, for what only a real
+// The compiled gateway (`node dist/gateway.mjs`) with its admin listener, for what only a real
 // config file shows (POST /admin/reload), and the compiled `gatewayctl` CLI run to its exit.
 // `npm test` builds dist/ first; run `npm run build` before running these files alone.
 import * as Effect from "effect/Effect"

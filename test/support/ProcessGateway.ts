@@ -1,4 +1,4 @@
-// The compiled gateway (`node dist/main.js`) as a child process, for the tests of what
+// The compiled gateway (`node dist/gateway.mjs`) as a child process, for the tests of what
 // only a process shows: exit codes, stderr, signals. Every child is killed with its
 // scope, every wait is bounded.
 import * as Effect from "effect/Effect"
@@ -45,7 +45,7 @@ export const writeConfig = (text: string): Effect.Effect<string, never, Scope.Sc
   )
 
 /**
- * Starts `node dist/main.js` in the repository root with `env` over a clean copy of the
+ * Starts `node dist/gateway.mjs` in the repository root with `env` over a clean copy of the
  * environment; the scope kills it (SIGKILL) if it is still running.
  */
 export const spawnGateway = (env: Readonly<Record<string, string>>): Effect.Effect<GatewayProcess, never, Scope.Scope> =>
@@ -53,7 +53,7 @@ export const spawnGateway = (env: Readonly<Record<string, string>>): Effect.Effe
     Effect.sync(() => {
       const base = { ...process.env }
       for (const name of gatewayVariables) delete base[name]
-      const child = spawn(process.execPath, ["dist/main.js"], { cwd: repoRoot, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, ["dist/gateway.mjs"], { cwd: repoRoot, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] })
       let stdout = ""
       let stderr = ""
       child.stdout?.setEncoding("utf8").on("data", (s: string) => void (stdout += s))

@@ -1,4 +1,4 @@
-// tls.* at start-up of the compiled gateway (`node dist/main.js`): files it cannot read or
+// tls.* at start-up of the compiled gateway (`node dist/gateway.mjs`): files it cannot read or
 // a certificate and key that do not belong together are a refused config (SPEC §1: exit 2,
 // one line per problem naming the key); good files serve HTTPS. `npm test` builds dist/
 // first; run `npm run build` before running this file alone.
