@@ -220,6 +220,7 @@ export const startGateway = async (label, { patch = {}, ready = "/health/livenes
   const config = deepMerge(gatewayConfig({ port, backend }), patch)
   writeFileSync(configPath, `# written by the bench harness (bench/harness.mjs)\n${toYaml(config)}`)
   const env = childEnv({ CONFIG_PATH: configPath })
+  const spawnedAt = Date.now()
   const child = spawnNode(label, [main], { cpu, env, stdio: "ignore", pinning })
   const deadline = Date.now() + 60_000
   for (;;) {
@@ -233,13 +234,24 @@ export const startGateway = async (label, { patch = {}, ready = "/health/livenes
       throw new Error(`${label} exited before answering ${ready} (${child.signalCode ?? `code ${child.exitCode}`}); config ${configPath}:\n${output}`)
     }
     const r = await probe(port, ready)
-    if (r.status === 200) return { child, port, configPath }
+    if (r.status === 200) return { child, port, configPath, startupCpuMs: cpuMs(child.pid), startupWallMs: Date.now() - spawnedAt }
     if (Date.now() > deadline) throw new Error(`${label} did not answer 200 on ${ready} within 60 s (last: ${r.status ?? r.error})`)
     await sleep(100)
   }
 }
 
 // ---------------------------------------------------------------- readings
+
+/** utime + stime of a process in ms, from /proc/<pid>/stat (USER_HZ 100; null when unknown). */
+export const cpuMs = (pid) => {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return null
+  }
+}
 
 /** Resident set size of a process in MB, from /proc/<pid>/status (null when unknown). */
 export const rssMb = (pid) => {

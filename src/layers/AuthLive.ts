@@ -18,6 +18,7 @@ import { Metrics } from "../services/Metrics.js"
 
 const leewaySeconds = 30
 const verifiedCapacity = 10_000
+const knownKeysCapacity = 1_000
 const asymmetric = ["RS256", "ES256"]
 
 type Reason = "expired" | "bad_signature" | "bad_claims"
@@ -28,6 +29,13 @@ interface State {
   readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined
   readonly auth: Config["auth"]
   readonly verified: LruMap<string, { readonly identity: Identity; readonly expiresAt: number }>
+  /**
+   * Presented API keys that matched, with their identity. The first sight of a key is hashed
+   * and compared in constant time against every entry; a key that matched is then found by a
+   * map lookup (SHA-256 through OpenSSL costs more per request than the rest of auth). Only
+   * matches are kept, so a guess never skips the comparison; a reload starts it afresh.
+   */
+  readonly knownKeys: LruMap<string, Identity>
 }
 
 const makeState = (config: Config): State => ({
@@ -38,7 +46,8 @@ const makeState = (config: Config): State => ({
     ? undefined
     : createRemoteJWKSet(new URL(config.auth.jwks_url), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5_000 }),
   auth: config.auth,
-  verified: new LruMap(verifiedCapacity)
+  verified: new LruMap(verifiedCapacity),
+  knownKeys: new LruMap(knownKeysCapacity)
 })
 
 const reasonOf = (error: unknown): Reason => {
@@ -121,12 +130,16 @@ export const AuthLive = Layer.scoped(
         }
         if (apiKey !== undefined) {
           attempts.api_key.inc()
+          const known = s.knownKeys.get(apiKey)
+          if (known !== undefined) return Effect.succeed(known)
           const entry = findKey(s.keys, apiKey)
           if (entry === undefined) {
             failure("api_key", "unknown_key")
             return Effect.fail(new InvalidApiKey())
           }
-          return Effect.succeed<Identity>({ type: "api_key", user: entry.user, caller: entry.caller, role: entry.role })
+          const identity: Identity = { type: "api_key", user: entry.user, caller: entry.caller, role: entry.role }
+          s.knownKeys.set(apiKey, identity)
+          return Effect.succeed(identity)
         }
         attempts.none.inc()
         failure("none", "missing")

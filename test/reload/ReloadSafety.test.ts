@@ -50,6 +50,7 @@ describe("ReloadSafety", () => {
         Effect.flatMap(getWith(gw.base, symbols, withB), (r) => Effect.sync(() => assert.strictEqual(r.status, 200))),
         { timeoutMs: 5_000, intervalMs: 50 }
       )
+      assert.strictEqual((yield* getWith(gw.base, symbols, withA)).status, 401, "key A, used before, is refused once a reload removes it")
     }), processTimeout)
 
   it.scopedLive("a changed server.port keeps serving on the old port and warns that `server` needs a restart", () =>
