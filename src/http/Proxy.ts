@@ -11,7 +11,6 @@ import { RetryBudget } from "../domain/RetryBudget.js"
 import type { ServiceName } from "../domain/ServiceName.js"
 import { formatTraceParent, newSpanId, newTraceId, parseTraceParent } from "../domain/TraceParent.js"
 import type { Breaker, Ticket } from "../services/Breaker.js"
-import { type BoundCounter, type BoundHistogram, bindCounter, bindHistogram } from "../services/BoundMetrics.js"
 import { type GatewayMetrics, methodLabel } from "../services/Metrics.js"
 import type { UpstreamStats } from "../services/UpstreamStats.js"
 import { type AttemptResult, AttemptSignal, type Upstream, type UpstreamResponse } from "../services/Upstream.js"
@@ -20,6 +19,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from "./ProxyHeaders.js
 import { bufferBody, LimitedBody } from "./RequestBody.js"
 import type { RequestContext } from "./RequestContext.js"
 import { encodeFor } from "./Encode.js"
+import { makeUpstreamMetrics } from "./UpstreamMetrics.js"
 import { hasBody } from "./Validate.js"
 
 export interface ProxyDeps {
@@ -51,20 +51,7 @@ const toError = (service: ServiceName, f: AttemptFailure): GatewayError =>
 const discard = (res: UpstreamResponse | undefined) => res?.body.resume().on("error", () => {})
 
 export const makeForwarder = (deps: ProxyDeps) => {
-  const counters = new Map<string, BoundCounter>()
-  const timers = new Map<string, BoundHistogram>()
-  const upstreamCounter = (service: string, method: string, status: string) => {
-    const key = `${service} ${method} ${status}`
-    let c = counters.get(key)
-    if (c === undefined) counters.set(key, (c = bindCounter(deps.metrics.upstreamRequests, { service, method, status })))
-    return c
-  }
-  const upstreamTimer = (service: string, method: string) => {
-    const key = `${service} ${method}`
-    let t = timers.get(key)
-    if (t === undefined) timers.set(key, (t = bindHistogram(deps.metrics.upstreamDuration, { service, method })))
-    return t
-  }
+  const upstreamSeries = makeUpstreamMetrics(deps.metrics)
   const budgets = new Map<ServiceName, RetryBudget>()
   const budgetOf = (service: ServiceName, ratio: number) => {
     let b = budgets.get(service)
@@ -111,9 +98,9 @@ export const makeForwarder = (deps: ProxyDeps) => {
       hideCredentials: config.auth.hide_credentials
     })
     const path = ctx.target === undefined ? "/" : ctx.target.query === "" ? ctx.target.raw : `${ctx.target.raw}?${ctx.target.query}`
+    const upstream = upstreamSeries(service, methodLabel(method))
     const observe = (status: string, seconds: number) => {
-      upstreamCounter(service, methodLabel(method), status).inc()
-      upstreamTimer(service, methodLabel(method)).observe(seconds)
+      upstream.record(status, seconds)
       deps.upstreamStats.record(service, status, seconds)
     }
 
