@@ -8,7 +8,7 @@ import { type Bypass, Cache, type CachedResponse } from "../services/Cache.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { RedisClients } from "../services/RedisClients.js"
-import { commandTimeoutMs } from "./RedisLive.js"
+import { timedOut } from "./RedisLive.js"
 
 /** [4-byte head length][head JSON][body]: the body stays binary. */
 export const encodeEntry = (e: CachedResponse): Buffer => {
@@ -48,8 +48,8 @@ export const CacheRedis = Layer.effect(
           metrics.cacheBypass.inc({ reason: "cooling_down" })
           return Effect.fail<Bypass>({ _tag: "Bypass", reason: "cooling_down" })
         }
-        return Effect.tryPromise({ try: command, catch: (): Bypass => ({ _tag: "Bypass", reason: "redis_error" }) }).pipe(
-          Effect.timeoutFail({ duration: commandTimeoutMs + 50, onTimeout: (): Bypass => ({ _tag: "Bypass", reason: "timeout" }) }),
+        // ioredis times every command out after commandTimeoutMs: no timer of our own per lookup
+        return Effect.tryPromise({ try: command, catch: (error): Bypass => ({ _tag: "Bypass", reason: timedOut(error) ? "timeout" : "redis_error" }) }).pipe(
           Effect.tap(() =>
             Effect.suspend(() => {
               if (failedAt === undefined) return Effect.void

@@ -114,7 +114,7 @@ export const RateLimiterRedis = Layer.scoped(
         },
         catch: (cause) => new StoreUnavailable(cause)
       }).pipe(
-        Effect.timeoutFail({ duration: commandTimeoutMs + 50, onTimeout: () => new StoreUnavailable("command timeout") }),
+        // no timer of our own: ioredis fails each command after commandTimeoutMs (RedisLive)
         Effect.flatMap((replies) => {
           const failed = replies?.find(([error]) => error !== null)
           return replies === null || failed !== undefined

@@ -8,6 +8,9 @@ import { type RedisClient, RedisClients } from "../services/RedisClients.js"
 /** Redis commands on the request path give up after this long (SPEC §4: a stall is a failure). */
 export const commandTimeoutMs = 250
 
+/** ioredis's rejection of a command that got no answer within commandTimeoutMs. */
+export const timedOut = (error: unknown): boolean => error instanceof Error && error.message === "Command timed out"
+
 const options: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
