@@ -1,11 +1,11 @@
 // Buckets in Redis (SPEC §4): one atomic Lua script per bucket that reads Redis's own
-// clock, so instances with skewed clocks agree; a request's scripts in one pipelined round
-// trip; each key its own hash tag for Redis Cluster. Whenever Redis fails or stalls, the
-// instance uses its local buckets, says so once, and returns to Redis when it answers.
+// clock, so instances with skewed clocks agree; a request's scripts in one round trip
+// (ioredis auto-pipelining: one write per event-loop turn); each key its own hash tag for
+// Redis Cluster. Whenever Redis fails or stalls, the instance uses its local buckets, says
+// so once, and returns to Redis when it answers.
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import { Cluster } from "ioredis"
 import { RateLimited } from "../domain/Errors.js"
 import { type BucketRef, compileRateLimits, type RateLimits } from "../domain/RateLimits.js"
 import { msUntilToken } from "../domain/TokenBucket.js"
@@ -97,28 +97,23 @@ export const RateLimiterRedis = Layer.scoped(
 
     const run = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1) =>
       Effect.tryPromise({
-        try: (): Promise<Array<[Error | null, unknown]> | null> => {
-          // Redis Cluster: a pipeline may only touch one slot, and each bucket has its own
-          // hash tag, so the scripts go out together but each to its node
-          if (client instanceof Cluster) {
-            return Promise.all(refs.map((ref) =>
-              client.gwTakeToken(keyOf(ref), ref.spec.ratePerMs, ref.spec.burst, cost, ttlOf(ref)).then(
-                (reply): [Error | null, unknown] => [null, reply],
-                (error: Error): [Error | null, unknown] => [error, null]
-              )
-            ))
-          }
-          const p = client.pipeline() as unknown as { gwTakeToken: Scripted["gwTakeToken"]; exec: () => Promise<Array<[Error | null, unknown]> | null> }
-          for (const ref of refs) p.gwTakeToken(keyOf(ref), ref.spec.ratePerMs, ref.spec.burst, cost, ttlOf(ref))
-          return p.exec()
-        },
+        // one EVALSHA per bucket, each key its own hash tag (Redis Cluster: one slot per
+        // script); auto-pipelining sends a request's scripts, and those of every other
+        // request of the same event-loop turn, in one write
+        try: (): Promise<Array<[Error | null, unknown]>> =>
+          Promise.all(refs.map((ref) =>
+            client.gwTakeToken(keyOf(ref), ref.spec.ratePerMs, ref.spec.burst, cost, ttlOf(ref)).then(
+              (reply): [Error | null, unknown] => [null, reply],
+              (error: Error): [Error | null, unknown] => [error, null]
+            )
+          )),
         catch: (cause) => new StoreUnavailable(cause)
       }).pipe(
         // no timer of our own: ioredis fails each command after commandTimeoutMs (RedisLive)
         Effect.flatMap((replies) => {
-          const failed = replies?.find(([error]) => error !== null)
-          return replies === null || failed !== undefined
-            ? Effect.fail(new StoreUnavailable(failed?.[0] ?? "no reply"))
+          const failed = replies.find(([error]) => error !== null)
+          return failed !== undefined
+            ? Effect.fail(new StoreUnavailable(failed[0]))
             : Effect.succeed(replies.map(([, reply]) => reply as [number, string]))
         })
       )

@@ -13,6 +13,8 @@ export const timedOut = (error: unknown): boolean => error instanceof Error && e
 
 const options: RedisOptions = {
   enableOfflineQueue: false,
+  // commands issued in one event-loop turn, by every request in it, leave in one write
+  enableAutoPipelining: true,
   maxRetriesPerRequest: 0,
   commandTimeout: commandTimeoutMs,
   connectTimeout: 2_000,
@@ -29,7 +31,7 @@ const hosts = (list: string) =>
 // redis+sentinel://h1:p1,h2:p2/<master name> for Sentinel.
 export const openClient = (url: string): RedisClient => {
   const cluster = /^redis\+cluster:\/\/([^/]+)\/?$/.exec(url)
-  if (cluster !== null) return new Cluster(hosts(cluster[1]!), { redisOptions: options, enableOfflineQueue: false })
+  if (cluster !== null) return new Cluster(hosts(cluster[1]!), { redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true })
   const sentinel = /^redis\+sentinel:\/\/([^/]+)\/([^/?]+)/.exec(url)
   if (sentinel !== null) return new Redis({ ...options, sentinels: hosts(sentinel[1]!), name: sentinel[2]! })
   return new Redis(url, options)
