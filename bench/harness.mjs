@@ -345,3 +345,37 @@ export const redisPid = async (url) => {
     return undefined
   }
 }
+
+// ---------------------------------------------------------------- running a bench script
+
+/**
+ * Runs a bench script's `main` and exits: 0 when it resolves to anything but `false` and was
+ * not aborted, else 1; on SIGINT/SIGTERM `abort()` stops its load, every child is stopped and
+ * the exit code is 130/143. `isAborted()` tells whether the script already gave up.
+ */
+export const runMain = (label, main, { abort, isAborted }) => {
+  const onSignal = (signal, code) => process.once(signal, () => {
+    console.error(`\n! ${signal}: stopping`)
+    abort()
+    stopAll().finally(() => process.exit(code))
+  })
+  onSignal("SIGINT", 130)
+  onSignal("SIGTERM", 143)
+  main().then(
+    (pass) => stopAll().then(() => process.exit(isAborted() || pass === false ? 1 : 0)),
+    (e) => {
+      if (!isAborted()) console.error(`! ${label} failed: ${e?.stack ?? e}`)
+      abort()
+      return stopAll().then(() => process.exit(1))
+    }
+  )
+}
+
+/** What the run ran on, for the printed header and the results file. */
+export const machineInfo = (pinning, layout) => ({
+  cpu: os.cpus()[0]?.model ?? "unknown",
+  cores: os.cpus().length,
+  node: process.version,
+  pinned: pinning.pinned,
+  pinning: pinning.pinned ? layout : `unpinned: ${pinning.why}`
+})

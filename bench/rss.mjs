@@ -22,13 +22,12 @@
 // killed on exit, errors and SIGINT/SIGTERM (bench/harness.mjs).
 import autocannon from "autocannon"
 import { mkdirSync, writeFileSync } from "node:fs"
-import os from "node:os"
 import { dirname, join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import {
   alive, API_KEY, BENCH_DIR, HOST, makeTmpDir, metricSum, planPinning, positive, probe, rssMb, scrapeMetrics, startGateway,
-  startScript, stopAll, withTimeout
+  machineInfo, runMain, startScript, stopAll, withTimeout
 } from "./harness.mjs"
 
 const REQUESTS = Math.round(positive("RSS_REQUESTS", 1_000_000))
@@ -112,13 +111,7 @@ const main = async () => {
   }, deadlineS * 1000).unref()
 
   const pinning = planPinning()
-  const machine = {
-    cpu: os.cpus()[0]?.model ?? "unknown",
-    cores: os.cpus().length,
-    node: process.version,
-    pinned: pinning.pinned,
-    pinning: pinning.pinned ? `gateway on CPU ${pinning.targetCpu}; load generator (this process) and backend on CPU ${pinning.loadCpu}` : `unpinned: ${pinning.why}`
-  }
+  const machine = machineInfo(pinning, `gateway on CPU ${pinning.targetCpu}; load generator (this process) and backend on CPU ${pinning.loadCpu}`)
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning})`)
   console.log(`date: ${started.toISOString()}`)
   console.log(`settings: ${fmt.int(REQUESTS)} proxied GETs (API key) in ${batches.length} batches of ${fmt.int(BATCH)}, ${CONNECTIONS} connections; deadline ${Math.round(deadlineS)} s`)
@@ -210,21 +203,10 @@ const main = async () => {
   return pass
 }
 
-const onSignal = (signal, code) => process.once(signal, () => {
-  console.error(`\n! ${signal}: stopping`)
-  aborted = true
-  currentLoad?.stop()
-  stopAll().finally(() => process.exit(code))
-})
-onSignal("SIGINT", 130)
-onSignal("SIGTERM", 143)
-
-main().then(
-  (pass) => stopAll().then(() => process.exit(aborted || !pass ? 1 : 0)),
-  (e) => {
-    if (!aborted) console.error(`! bench:rss failed: ${e?.stack ?? e}`)
+runMain("bench:rss", main, {
+  abort: () => {
     aborted = true
     currentLoad?.stop()
-    return stopAll().then(() => process.exit(1))
-  }
-)
+  },
+  isAborted: () => aborted
+})

@@ -28,12 +28,11 @@
 import autocannon from "autocannon"
 import { createHmac } from "node:crypto"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import os from "node:os"
 import { dirname, join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import {
   alive, API_KEY, BENCH_DIR, children, deepMerge, HOST, JWT_SECRET, makeTmpDir, metricSum, planPinning, positive, probe,
-  redisCommands, redisPid, rssMb, scrapeMetrics, startGateway, startScript, stopAll, withTimeout
+  machineInfo, redisCommands, redisPid, rssMb, runMain, scrapeMetrics, startGateway, startScript, stopAll, withTimeout
 } from "./harness.mjs"
 
 // ---------------------------------------------------------------- settings
@@ -301,15 +300,7 @@ const main = async () => {
   let scenarios = selectScenarios()
 
   const pinning = planPinning()
-  const machine = {
-    cpu: os.cpus()[0]?.model ?? "unknown",
-    cores: os.cpus().length,
-    node: process.version,
-    pinned: pinning.pinned,
-    pinning: pinning.pinned
-      ? `targets on CPU ${pinning.targetCpu}; load generator (this process), backend and OTLP sink on CPU ${pinning.loadCpu}`
-      : `unpinned: ${pinning.why}`
-  }
+  const machine = machineInfo(pinning, `targets on CPU ${pinning.targetCpu}; load generator (this process), backend and OTLP sink on CPU ${pinning.loadCpu}`)
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning})`)
   console.log(`date: ${started.toISOString()}`)
   console.log(`settings: ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${ROUNDS} round(s) x ${DURATION} s, warm-up ${WARMUP} s per target${QUICK ? " (quick)" : ""}`)
@@ -540,21 +531,10 @@ const main = async () => {
   console.log(`\nresults: ${out}`)
 }
 
-const onSignal = (signal, code) => process.once(signal, () => {
-  console.error(`\n! ${signal}: stopping`)
-  aborted = true
-  currentLoad?.stop()
-  stopAll().finally(() => process.exit(code))
-})
-onSignal("SIGINT", 130)
-onSignal("SIGTERM", 143)
-
-main().then(
-  () => stopAll().then(() => process.exit(aborted ? 1 : 0)),
-  (e) => {
-    if (!aborted) console.error(`! bench failed: ${e?.stack ?? e}`)
+runMain("bench", main, {
+  abort: () => {
     aborted = true
     currentLoad?.stop()
-    return stopAll().then(() => process.exit(1))
-  }
-)
+  },
+  isAborted: () => aborted
+})
