@@ -33,7 +33,6 @@ export interface ProxyDeps {
   readonly onDefect: (ctx: RequestContext, defect: unknown) => void
 }
 
-
 /** Told how the forward ended; the cache stage stores and shares responses through it. */
 export type ForwardObserver = (
   outcome:
