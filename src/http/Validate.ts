@@ -1,4 +1,4 @@
-// The validation stage (SPEC §4): refused paths, duplicated credentials, body size by
+// The validation stage (SPEC §4): refused paths, duplicated Host and credentials, body size by
 // Content-Length, body media type. Pure checks over the request head: O(headers).
 import * as Effect from "effect/Effect"
 import type { IncomingMessage } from "node:http"
@@ -7,15 +7,22 @@ import { isRefusal, parseTarget, type RequestPath } from "../domain/RequestPath.
 
 const jsonType = /^application\/(?:json|[a-z0-9!#$&^_.+-]+\+json)\s*(?:;|$)/i
 
-/** Node keeps only the first Authorization header: duplicates are found in rawHeaders. */
-const duplicatedCredential = (raw: ReadonlyArray<string>): string | undefined => {
+/**
+ * Node keeps only the first Host and Authorization header: duplicates are found in
+ * rawHeaders. Two Hosts are a 400 by RFC 9112 §3.2; two credentials would let the gateway
+ * and a backend disagree on who is calling.
+ */
+const duplicatedSingleton = (raw: ReadonlyArray<string>): string | undefined => {
   let auth = 0
   let key = 0
+  let host = 0
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
     if (name.length === 13 && name.toLowerCase() === "authorization") auth++
     else if (name.length === 9 && name.toLowerCase() === "x-api-key") key++
+    else if (name.length === 4 && name.toLowerCase() === "host") host++
   }
+  if (host > 1) return "duplicated Host header"
   return auth > 1 ? "duplicated Authorization header" : key > 1 ? "duplicated X-API-Key header" : undefined
 }
 
@@ -34,7 +41,7 @@ export const validate = (req: IncomingMessage, maxBodyBytes: number): Effect.Eff
   if (req.rawHeaders.length >= nodeMaxHeaderEntries) return Effect.fail(new HeadersTooLarge())
   const target = parseTarget(req.url ?? "")
   if (isRefusal(target)) return Effect.fail(new BadRequest({ reason: `refused path: ${target}` }))
-  const duplicated = duplicatedCredential(req.rawHeaders)
+  const duplicated = duplicatedSingleton(req.rawHeaders)
   if (duplicated !== undefined) return Effect.fail(new BadRequest({ reason: duplicated }))
   const te = req.headers["transfer-encoding"]
   // only chunked framing is forwarded; a coding the backend would have to undo is refused (RFC 9112 §6.1)

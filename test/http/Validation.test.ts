@@ -92,6 +92,15 @@ describe("Validation", () => {
         assert.strictEqual(single.status, 200)
       }))
 
+    it.effect("refuses a request with two Host headers with 400 (RFC 9112 §3.2), even on a public endpoint", () =>
+      Effect.gen(function* () {
+        const port = yield* gatewayPort
+        for (const path of ["/health/liveness", "/api/v1/orders"]) {
+          const reply = yield* rawExchange(port, rawRequest(`GET ${path} HTTP/1.1`, ["host: other.example"]))
+          assertErrorReply(fromRaw(reply), 400, "Bad request", true)
+        }
+      }))
+
     it.effect("refuses dot segments, encoded separators, empty segments, NUL and backslashes with 400", () =>
       Effect.gen(function* () {
         const port = yield* gatewayPort

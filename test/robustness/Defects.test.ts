@@ -229,6 +229,7 @@ describe("Defects", () => {
         ["control byte in a header", head("GET /api/v1/market-data/symbols HTTP/1.1", [viewerLine, "X-Note: a\u0001b"]), [400]],
         ["invalid UTF-8 key", Buffer.concat([Buffer.from("GET /api/v1/market-data/symbols HTTP/1.1\r\nHost: x\r\nX-API-Key: "), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from("\r\nConnection: close\r\n\r\n")]), [401]],
         ["duplicated key", head("GET /api/v1/market-data/symbols HTTP/1.1", [viewerLine, operatorLine]), [400]],
+        ["two Host headers", head("GET /api/v1/market-data/symbols HTTP/1.1", [viewerLine, "Host: other.example"]), [400]],
         ["absolute form", head("GET http://evil.example/api/v1/orders HTTP/1.1", [viewerLine]), [403]],
         ["method override", head("POST /api/v1/orders/ord-1 HTTP/1.1", [viewerLine, "X-HTTP-Method-Override: DELETE"]), [403, 405]],
         ["no credentials", head("GET /api/v1/orders HTTP/1.1"), [401]],
