@@ -12,7 +12,14 @@ const badRequest = [400, "Bad Request", "Bad request"] as const
 
 export const clientErrorStatus = (code: string | undefined): number => (answers[code ?? ""] ?? badRequest)[0]
 
-export const answerClientError = (error: NodeJS.ErrnoException, socket: Duplex): number | undefined => {
+/** What was answered, for the access log and the request metrics. */
+export interface ClientErrorReply {
+  readonly status: number
+  readonly requestId: string
+  readonly responseBytes: number
+}
+
+export const answerClientError = (error: NodeJS.ErrnoException, socket: Duplex): ClientErrorReply | undefined => {
   const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true
   if (error.code === "ECONNRESET" || !socket.writable || busy) {
     socket.destroy()
@@ -21,9 +28,10 @@ export const answerClientError = (error: NodeJS.ErrnoException, socket: Duplex):
   const [status, reason, message] = answers[error.code ?? ""] ?? badRequest
   const requestId = randomUUID()
   const body = JSON.stringify({ error: message, request_id: requestId })
+  const responseBytes = Buffer.byteLength(body)
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${responseBytes}\r\n` +
       `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`
   )
-  return status
+  return { status, requestId, responseBytes }
 }

@@ -4,6 +4,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { readFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server, type ServerOptions, ServerResponse } from "node:http"
 import { createServer as createTlsServer } from "node:https"
@@ -13,6 +14,7 @@ import { ConfigInvalid } from "../layers/GatewayConfigFile.js"
 import type { AddressInfo, Socket } from "node:net"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Lifecycle } from "../services/Lifecycle.js"
+import { LogSink } from "../services/LogSink.js"
 import { Metrics } from "../services/Metrics.js"
 import { WebSockets } from "../services/WebSockets.js"
 import { answerClientError } from "./ClientError.js"
@@ -64,11 +66,19 @@ const listen = (server: Server, port: number, host: string) =>
 export const ServerLive = Layer.scoped(
   HttpListener,
   Effect.gen(function* () {
-    const { config } = yield* (yield* GatewayConfig).current
+    const gatewayConfig = yield* GatewayConfig
+    const { config } = yield* gatewayConfig.current
     const { handle } = yield* Handler
     const metrics = yield* Metrics
     const lifecycle = yield* Lifecycle
     const websockets = yield* WebSockets
+    const sink = yield* LogSink
+    // features.enable_access_log as the running config has it (a reload may change it)
+    let accessLog = config.features.enable_access_log
+    yield* gatewayConfig.changes.pipe(
+      Stream.runForEach((snapshot) => Effect.sync(() => (accessLog = snapshot.config.features.enable_access_log))),
+      Effect.forkScoped
+    )
     const s = config.server
 
     let inFlight = 0
@@ -110,9 +120,26 @@ export const ServerLive = Layer.scoped(
       res.once("finish", () => socket.end()) // a refused upgrade: nothing follows its answer
       counted(req, res, { socket, head })
     })
-    server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
-      const status = answerClientError(error, socket)
-      if (status !== undefined) metrics.httpRequests.inc({ method: "OTHER", path: "unmatched", status: String(status) })
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+      const reply = answerClientError(error, socket)
+      if (reply === undefined) return
+      metrics.httpRequests.inc({ method: "OTHER", path: "unmatched", status: String(reply.status) })
+      // refused before any handler ran: no method, path or headers were read (node's parser refused them)
+      if (!accessLog || !sink.enabled("info")) return
+      sink.write("info", "HTTP request", {
+        request_id: reply.requestId,
+        method: "",
+        path: "",
+        route: "unmatched",
+        query: "",
+        status: reply.status,
+        duration_ms: 0,
+        client_ip: socket.remoteAddress ?? "",
+        user_agent: "",
+        request_size: 0,
+        response_size: reply.responseBytes,
+        refused_by: error.code ?? "parser"
+      })
     })
 
     const address = yield* listen(server, s.port, s.host)

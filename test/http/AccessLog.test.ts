@@ -2,7 +2,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { CapturedLogs, type Captured } from "../support/CapturingSink.js"
 import { backendNamed, gatewayWithBackends, okHandler } from "../support/HttpBackend.js"
-import { eventually, realTime, send } from "../support/HttpClient.js"
+import { eventually, gatewayPort, rawExchange, realTime, send } from "../support/HttpClient.js"
 import { parsePrometheus, samplesOf } from "../support/HttpPrometheus.js"
 import { gatewayUrl } from "../support/TestGateway.js"
 
@@ -153,6 +153,27 @@ describe("AccessLog", () => {
         for (const id of ids) yield* linesOf(id)
         assertNowhere(yield* CapturedLogs, ["k-admin-secret-998877", "k-unknown-secret-112233", "bad-sig-secret-445566"])
       }))
+
+    it.effect("logs a request node's parser refused (400, 431) under the request id its answer carries", () =>
+      Effect.gen(function* () {
+        const port = yield* gatewayPort
+        const cases = [
+          ["\u0000\u0001 nonsense\r\n\r\n", 400],
+          [`GET /health/liveness HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n`, 431]
+        ] as const
+        for (const [payload, status] of cases) {
+          const reply = yield* rawExchange(port, payload)
+          assert.strictEqual(reply.status, status)
+          const id = reply.headers["x-request-id"]!
+          const [line] = yield* linesOf(id)
+          assert.strictEqual(line!.fields.status, status)
+          assert.strictEqual(line!.fields.route, "unmatched")
+          assert.strictEqual(line!.fields.client_ip, "127.0.0.1")
+          assert.strictEqual(line!.fields.response_size, Buffer.byteLength(reply.body))
+          assert.isString(line!.fields.refused_by)
+          assert.notInclude(JSON.stringify(line), "aaaaaaaa", "nothing of the refused head is logged")
+        }
+      }))
   })
 
   layer(gateway({ features: { enable_access_log: false } }), realTime)((it) => {
@@ -161,13 +182,14 @@ describe("AccessLog", () => {
         const base = yield* gatewayUrl
         yield* send(`${base}/health/liveness`)
         yield* send(`${base}/nope`)
+        assert.strictEqual((yield* rawExchange(yield* gatewayPort, "\u0000\u0001 nonsense\r\n\r\n")).status, 400)
         // The metrics of a request are recorded just before its log line would be: once
-        // both requests are counted, any line they would have written is there.
+        // the requests are counted, any line they would have written is there.
         yield* eventually(
           Effect.gen(function* () {
             const families = parsePrometheus((yield* send(`${base}/metrics`)).text)
             const counted = samplesOf(families.get("api_gateway_http_requests_total"), "api_gateway_http_requests_total")
-            assert.isAtLeast(counted.filter((s) => s.labels.status === "200" || s.labels.status === "404").reduce((n, s) => n + s.value, 0), 2)
+            assert.isAtLeast(counted.filter((s) => ["200", "404", "400"].includes(s.labels.status ?? "")).reduce((n, s) => n + s.value, 0), 3)
           })
         )
         assert.deepStrictEqual(yield* accessLines, [])
