@@ -121,6 +121,7 @@ export const ServerLive = Layer.scoped(
       counted(req, res, { socket, head })
     })
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+      const clientIp = socket.remoteAddress ?? "" // read before the answer closes the socket
       const reply = answerClientError(error, socket)
       if (reply === undefined) return
       metrics.httpRequests.inc({ method: "OTHER", path: "unmatched", status: String(reply.status) })
@@ -134,7 +135,7 @@ export const ServerLive = Layer.scoped(
         query: "",
         status: reply.status,
         duration_ms: 0,
-        client_ip: socket.remoteAddress ?? "",
+        client_ip: clientIp,
         user_agent: "",
         request_size: 0,
         response_size: reply.responseBytes,
