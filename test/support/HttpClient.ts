@@ -100,7 +100,48 @@ export const rawExchange = (
   payload: string | Buffer,
   options: { readonly timeoutMs?: number } = {}
 ): Effect.Effect<RawReply> =>
-  Effect.async<RawReply>((resume) => {
+  Effect.map(socketExchange(port, payload, { timeoutMs: options.timeoutMs ?? 3_000, complete: responseComplete }), (x) => {
+    const head = parseHead(x.data)
+    const body = head === undefined ? "" : x.data.subarray(head.bodyStart).toString("utf8")
+    return {
+      status: head?.status,
+      headers: head?.headers ?? {},
+      body,
+      raw: x.data.toString("latin1"),
+      closed: x.closed,
+      timedOut: x.timedOut,
+      elapsedMs: x.elapsedMs,
+      json: parseObject(body)
+    }
+  })
+
+/** One whole response has arrived (by Content-Length, or a bodiless status). */
+const responseComplete = (data: Buffer): boolean => {
+  const head = parseHead(data)
+  if (head === undefined) return false
+  const length = head.headers["content-length"]
+  const bodiless = head.status === 204 || head.status === 304 || (head.status !== undefined && head.status < 200)
+  return bodiless || (length !== undefined && data.length - head.bodyStart >= Number(length))
+}
+
+/** What one connection received: everything, and how it ended. */
+export interface SocketExchange {
+  readonly data: Buffer
+  readonly closed: boolean
+  readonly timedOut: boolean
+  readonly elapsedMs: number
+}
+
+/**
+ * Writes `payload` to a fresh connection and reads until `complete` says so, the server
+ * closes, or `timeoutMs` passes. `latin1` sends a string byte for byte (else as UTF-8).
+ */
+export const socketExchange = (
+  port: number,
+  payload: string | Buffer,
+  options: { readonly timeoutMs: number; readonly complete?: (data: Buffer) => boolean; readonly latin1?: boolean }
+): Effect.Effect<SocketExchange> =>
+  Effect.async<SocketExchange>((resume) => {
     const started = performance.now()
     const socket = connect(port, "127.0.0.1")
     let data = Buffer.alloc(0)
@@ -110,31 +151,16 @@ export const rawExchange = (
       done = true
       clearTimeout(timer)
       socket.destroy()
-      const head = parseHead(data)
-      const body = head === undefined ? "" : data.subarray(head.bodyStart).toString("utf8")
-      resume(Effect.succeed({
-        status: head?.status,
-        headers: head?.headers ?? {},
-        body,
-        raw: data.toString("latin1"),
-        closed,
-        timedOut,
-        elapsedMs: performance.now() - started,
-        json: parseObject(body)
-      }))
+      resume(Effect.succeed({ data, closed, timedOut, elapsedMs: performance.now() - started }))
     }
-    const timer = setTimeout(() => finish(false, true), options.timeoutMs ?? 3_000)
+    const timer = setTimeout(() => finish(false, true), options.timeoutMs)
     socket.on("data", (chunk: Buffer) => {
       data = Buffer.concat([data, chunk])
-      const head = parseHead(data)
-      if (head === undefined) return
-      const length = head.headers["content-length"]
-      const bodiless = head.status === 204 || head.status === 304 || (head.status !== undefined && head.status < 200)
-      if (bodiless || (length !== undefined && data.length - head.bodyStart >= Number(length))) finish(false, false)
+      if (options.complete?.(data) === true) finish(false, false)
     })
     socket.on("close", () => finish(true, false))
     socket.on("error", () => finish(true, false))
-    socket.write(payload)
+    socket.write(typeof payload === "string" && options.latin1 === true ? Buffer.from(payload, "latin1") : payload)
     return Effect.sync(() => {
       done = true
       clearTimeout(timer)

@@ -4,9 +4,8 @@
 // connection, never a gateway 5xx, the gateway still serving).
 import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { connect } from "node:net"
 import { assertErrorReply } from "./HttpErrors.js"
-import { parseObject } from "./HttpClient.js"
+import { parseObject, socketExchange } from "./HttpClient.js"
 
 export interface RawResponse {
   readonly status: number
@@ -96,36 +95,16 @@ export const converse = (
   payload: string | Buffer,
   options: { readonly timeoutMs?: number } = {}
 ): Effect.Effect<Conversation> =>
-  Effect.async<Conversation>((resume) => {
-    const started = performance.now()
-    const socket = connect(port, "127.0.0.1")
-    let data = Buffer.alloc(0)
-    let done = false
-    const finish = (closed: boolean) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      socket.destroy()
-      const responses = parseResponses(data)
-      resume(Effect.succeed({
-        responses,
-        statuses: responses.map((r) => r.status),
-        raw: data.toString("latin1"),
-        closed,
-        timedOut: !closed,
-        elapsedMs: performance.now() - started
-      }))
+  Effect.map(socketExchange(port, payload, { timeoutMs: options.timeoutMs ?? 5_000, latin1: true }), (x) => {
+    const responses = parseResponses(x.data)
+    return {
+      responses,
+      statuses: responses.map((r) => r.status),
+      raw: x.data.toString("latin1"),
+      closed: x.closed,
+      timedOut: !x.closed,
+      elapsedMs: x.elapsedMs
     }
-    const timer = setTimeout(() => finish(false), options.timeoutMs ?? 5_000)
-    socket.on("data", (chunk: Buffer) => void (data = Buffer.concat([data, chunk])))
-    socket.on("close", () => finish(true))
-    socket.on("error", () => finish(true))
-    socket.write(typeof payload === "string" ? Buffer.from(payload, "latin1") : payload)
-    return Effect.sync(() => {
-      done = true
-      clearTimeout(timer)
-      socket.destroy()
-    })
   })
 
 /** One request head: request line, Host, the given lines, and `Connection: close` unless `keepAlive`. */
