@@ -3,43 +3,19 @@
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { decodeProtectedHeader, jwtVerify } from "jose"
-import { spawn } from "node:child_process"
-import { existsSync } from "node:fs"
-import { join } from "node:path"
 import { assertAccepted, authGateway, call, freshOrder } from "../support/AuthGateway.js"
 import { bearer, jwtSecret, nowSeconds, secretBytes } from "../support/AuthTokens.js"
 import { realTime } from "../support/HttpClient.js"
-import { repoRoot, writeConfig } from "../support/ProcessGateway.js"
-
-const cliPath = join(repoRoot, "dist", "token.js")
+import { type CliResult, runCli, writeConfig } from "../support/ProcessGateway.js"
 
 /** The variables the config loader reads; the CLI starts without any the runner happens to have. */
-const configVariables = [
+const configVariables = new Set([
   "CONFIG_PATH", "SERVER_PORT", "SERVER_HOST", "LOG_LEVEL", "JWT_SECRET", "REDIS_URL", "AUTH_ENABLED", "CACHE_ENABLED", "RATE_LIMIT_ENABLED"
-]
-
-interface CliResult {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+])
 
 /** Runs `node dist/token.js …args` to its exit, at most 20 s (it loads the config schema: seconds on a busy machine). */
-const runCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
-  Effect.gen(function* () {
-    if (!existsSync(cliPath)) return yield* Effect.dieMessage(`${cliPath} is missing: run \`npm run build\` first`)
-    return yield* Effect.async<CliResult>((resume) => {
-      const base = { ...process.env }
-      for (const name of configVariables) delete base[name]
-      const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.setEncoding("utf8").on("data", (s: string) => void (stdout += s))
-      child.stderr.setEncoding("utf8").on("data", (s: string) => void (stderr += s))
-      child.once("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-      return Effect.sync(() => void child.kill("SIGKILL"))
-    }).pipe(Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`token CLI ${args.join(" ")} did not exit within 20 s`) }), Effect.orDie)
-  })
+const runToken = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
+  runCli("token.js", args, env, (name) => configVariables.has(name))
 
 const configText = (extraAuth = "") => `server:
   mode: test
@@ -75,7 +51,7 @@ describe("TokenCli", () => {
       Effect.gen(function* () {
         const path = yield* writeConfig(configText())
         const before = nowSeconds()
-        const token = printedToken(yield* runCli(["--user", "alice", "--role", "operator", "--ttl", "1h"], { CONFIG_PATH: path }))
+        const token = printedToken(yield* runToken(["--user", "alice", "--role", "operator", "--ttl", "1h"], { CONFIG_PATH: path }))
         const after = nowSeconds()
         assert.strictEqual(decodeProtectedHeader(token).alg, "HS256")
         const payload = yield* verify(token)
@@ -91,7 +67,7 @@ describe("TokenCli", () => {
       Effect.gen(function* () {
         const path = yield* writeConfig(configText())
         const before = nowSeconds()
-        const printed = printedToken(yield* runCli(["--config", path, "--user", "bob", "--role", "viewer", "--ttl", "15m"]))
+        const printed = printedToken(yield* runToken(["--config", path, "--user", "bob", "--role", "viewer", "--ttl", "15m"]))
         const after = nowSeconds()
         const payload = yield* verify(printed)
         assert.strictEqual(payload.user_id, "bob")
@@ -108,7 +84,7 @@ describe("TokenCli", () => {
   issuer: https://idp.example.test
   audience: trading-gateway
 `))
-        const payload = yield* verify(printedToken(yield* runCli(["--config", path, "--user", "carol", "--role", "admin", "--ttl", "2h"])))
+        const payload = yield* verify(printedToken(yield* runToken(["--config", path, "--user", "carol", "--role", "admin", "--ttl", "2h"])))
         assert.strictEqual(payload.uid, "carol")
         assert.strictEqual(payload.grp, "admin")
         assert.strictEqual(payload.iss, "https://idp.example.test")
@@ -118,7 +94,7 @@ describe("TokenCli", () => {
     it.scoped("the printed token is accepted by a gateway running with that config", () =>
       Effect.gen(function* () {
         const path = yield* writeConfig(configText())
-        const token = printedToken(yield* runCli(["--user", "dave", "--role", "operator", "--ttl", "10m"], { CONFIG_PATH: path }))
+        const token = printedToken(yield* runToken(["--user", "dave", "--role", "operator", "--ttl", "10m"], { CONFIG_PATH: path }))
         yield* assertAccepted(bearer(token), "dave", "operator", "CLI token")
         assert.strictEqual((yield* call("GET", freshOrder(), bearer(token))).status, 200, "an operator route")
         assert.strictEqual((yield* call("PUT", "/api/v1/config/max_position", bearer(token))).status, 403, "an admin route")
@@ -126,7 +102,7 @@ describe("TokenCli", () => {
 
     it.effect("--help exits 0 with the usage on stdout", () =>
       Effect.gen(function* () {
-        const result = yield* runCli(["--help"])
+        const result = yield* runToken(["--help"])
         assert.strictEqual(result.code, 0, result.stderr)
         assert.match(result.stdout, /usage/i)
         for (const option of ["--user", "--role", "--ttl"]) assert.include(result.stdout, option)
@@ -135,14 +111,14 @@ describe("TokenCli", () => {
     it.scoped("a missing --user exits 2 saying so", () =>
       Effect.gen(function* () {
         const path = yield* writeConfig(configText())
-        assertUsageError(yield* runCli(["--role", "viewer", "--ttl", "1h"], { CONFIG_PATH: path }), /--user/)
+        assertUsageError(yield* runToken(["--role", "viewer", "--ttl", "1h"], { CONFIG_PATH: path }), /--user/)
       }))
 
     it.scoped("a bad --role exits 2 naming the roles", () =>
       Effect.gen(function* () {
         const path = yield* writeConfig(configText())
         for (const role of [["--role", "root"], ["--role", "Admin"], []]) {
-          const result = yield* runCli(["--user", "eve", ...role, "--ttl", "1h"], { CONFIG_PATH: path })
+          const result = yield* runToken(["--user", "eve", ...role, "--ttl", "1h"], { CONFIG_PATH: path })
           assertUsageError(result, /--role/)
           assert.match(result.stderr, /viewer.*operator.*admin/)
         }
@@ -152,7 +128,7 @@ describe("TokenCli", () => {
       Effect.gen(function* () {
         const path = yield* writeConfig(configText())
         for (const ttl of ["forever", "0s", "-5m"]) {
-          assertUsageError(yield* runCli(["--user", "eve", "--role", "viewer", `--ttl=${ttl}`], { CONFIG_PATH: path }), /--ttl/)
+          assertUsageError(yield* runToken(["--user", "eve", "--role", "viewer", `--ttl=${ttl}`], { CONFIG_PATH: path }), /--ttl/)
         }
       }), 70_000)
   })

@@ -3,13 +3,10 @@
 // `npm test` builds dist/ first; run `npm run build` before running these files alone.
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { spawn } from "node:child_process"
-import { existsSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
-import { join } from "node:path"
 import { stringify } from "yaml"
 import { freePort } from "./HttpBackend.js"
-import { type GatewayProcess, repoRoot, spawnGateway, waitForReady, writeConfig } from "./ProcessGateway.js"
+import { type CliResult, type GatewayProcess, runCli, spawnGateway, waitForReady, writeConfig } from "./ProcessGateway.js"
 import { merge } from "./TestConfig.js"
 
 type Doc = Record<string, unknown>
@@ -54,30 +51,8 @@ export const startAdminProcess = (over: Doc): Effect.Effect<AdminProcess, Error,
     }
   })
 
-export interface CliResult {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const cliPath = join(repoRoot, "dist", "gatewayctl.js")
+export type { CliResult } from "./ProcessGateway.js"
 
 /** `node dist/gatewayctl.js …args` to its exit (at most 20 s), with only `env`'s GATEWAYCTL_* variables. */
 export const runGatewayctl = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}): Effect.Effect<CliResult> =>
-  Effect.gen(function* () {
-    if (!existsSync(cliPath)) return yield* Effect.dieMessage(`${cliPath} is missing: run \`npm run build\` first`)
-    return yield* Effect.async<CliResult>((resume) => {
-      const base = { ...process.env }
-      for (const name of Object.keys(base)) if (name.startsWith("GATEWAYCTL_")) delete base[name]
-      const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.setEncoding("utf8").on("data", (s: string) => void (stdout += s))
-      child.stderr.setEncoding("utf8").on("data", (s: string) => void (stderr += s))
-      child.once("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-      return Effect.sync(() => void child.kill("SIGKILL"))
-    }).pipe(
-      Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`gatewayctl ${args.join(" ")} did not exit within 20 s`) }),
-      Effect.orDie
-    )
-  })
+  runCli("gatewayctl.js", args, env, (name) => name.startsWith("GATEWAYCTL_"))

@@ -4,6 +4,7 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -94,3 +95,34 @@ export const waitForReady = (proc: GatewayProcess, url: string, timeoutMs = 15_0
 
 /** The non-empty lines of a text. */
 export const linesOf = (text: string): Array<string> => text.split("\n").filter((l) => l.trim() !== "")
+
+export interface CliResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * `node dist/<script> …args` from the repository root to its exit, at most 20 s (a CLI that
+ * loads the config schema takes seconds on a busy machine), over this process's environment
+ * without the variables `drop` names, plus `env`.
+ */
+export const runCli = (script: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>>, drop: (name: string) => boolean): Effect.Effect<CliResult> =>
+  Effect.gen(function* () {
+    const cliPath = join(repoRoot, "dist", script)
+    if (!existsSync(cliPath)) return yield* Effect.dieMessage(`${cliPath} is missing: run \`npm run build\` first`)
+    return yield* Effect.async<CliResult>((resume) => {
+      const base = { ...process.env }
+      for (const name of Object.keys(base)) if (drop(name)) delete base[name]
+      const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.setEncoding("utf8").on("data", (s: string) => void (stdout += s))
+      child.stderr.setEncoding("utf8").on("data", (s: string) => void (stderr += s))
+      child.once("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+      return Effect.sync(() => void child.kill("SIGKILL"))
+    }).pipe(
+      Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`${script} ${args.join(" ")} did not exit within 20 s`) }),
+      Effect.orDie
+    )
+  })
