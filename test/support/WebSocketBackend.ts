@@ -5,7 +5,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { createServer, type IncomingHttpHeaders } from "node:http"
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import type { AddressInfo, Socket } from "node:net"
 import { type WebSocket, WebSocketServer } from "ws"
 import { makeTestGateway } from "./TestGateway.js"
@@ -45,6 +45,23 @@ const echo = (socket: WebSocket, closes: Array<BackendClose>) => {
   socket.on("error", () => {})
 }
 
+/** Listens on a free loopback port; `stop` destroys every open connection, then closes. */
+const listenStoppable = (server: Server, ready: (port: number, stop: () => Promise<void>) => void): void => {
+  const sockets = new Set<Socket>()
+  server.on("connection", (s) => {
+    sockets.add(s)
+    s.once("close", () => sockets.delete(s))
+  })
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as AddressInfo
+    ready(port, () =>
+      new Promise<void>((done) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => done())
+      }))
+  })
+}
+
 /** The echo backend; `pick` chooses the subprotocol it answers (default: the first of backendProtocols offered). */
 export const makeWsBackend = (
   pick: (offered: Set<string>) => string | false = (offered) => [...offered].find((p) => backendProtocols.includes(p)) ?? false
@@ -52,14 +69,9 @@ export const makeWsBackend = (
   Effect.async<{ readonly backend: WsBackend; readonly stop: () => Promise<void> }>((resume) => {
     const upgrades: Array<BackendUpgrade> = []
     const closes: Array<BackendClose> = []
-    const sockets = new Set<Socket>()
     let open = 0
     const wss = new WebSocketServer({ noServer: true, handleProtocols: pick })
     const server = createServer((_req, res) => res.writeHead(404).end())
-    server.on("connection", (s) => {
-      sockets.add(s)
-      s.once("close", () => sockets.delete(s))
-    })
     server.on("upgrade", (req, socket, head) => {
       const offered = req.headers["sec-websocket-protocol"]
       upgrades.push({ url: req.url ?? "", headers: req.headers, protocols: offered === undefined ? [] : offered.split(",").map((p) => p.trim()) })
@@ -69,15 +81,8 @@ export const makeWsBackend = (
         echo(ws, closes)
       })
     })
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      const stop = () =>
-        new Promise<void>((done) => {
-          for (const s of sockets) s.destroy()
-          server.close(() => done())
-        })
-      resume(Effect.succeed({ backend: { url: `http://127.0.0.1:${port}`, upgrades, closes, open: () => open }, stop }))
-    })
+    listenStoppable(server, (port, stop) =>
+      resume(Effect.succeed({ backend: { url: `http://127.0.0.1:${port}`, upgrades, closes, open: () => open }, stop })))
   }),
   ({ stop }) => Effect.promise(stop)
 ).pipe(Effect.map(({ backend }) => backend))
@@ -88,21 +93,8 @@ export const startWsBackend = makeWsBackend()
 export const startSilentBackend: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
   Effect.async<{ readonly url: string; readonly stop: () => Promise<void> }>((resume) => {
     const server = createServer(() => {})
-    const sockets = new Set<Socket>()
-    server.on("connection", (s) => {
-      sockets.add(s)
-      s.once("close", () => sockets.delete(s))
-    })
     server.on("upgrade", () => {}) // never answered
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      const stop = () =>
-        new Promise<void>((done) => {
-          for (const s of sockets) s.destroy()
-          server.close(() => done())
-        })
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, stop }))
-    })
+    listenStoppable(server, (port, stop) => resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, stop })))
   }),
   ({ stop }) => Effect.promise(stop)
 ).pipe(Effect.map(({ url }) => url))
