@@ -27,6 +27,14 @@ export const refill = (state: BucketState, spec: BucketSpec, now: number): void 
   state.updatedAt = Math.max(state.updatedAt, now)
 }
 
+/** The tokens a bucket would hold at `now` (a full one when it has no state yet), without taking any. */
+export const tokensAt = (state: BucketState | undefined, spec: BucketSpec, now: number): number => {
+  if (state === undefined) return spec.burst
+  const copy = { ...state }
+  refill(copy, spec, now)
+  return copy.tokens
+}
+
 export const take = (state: BucketState, spec: BucketSpec, now: number): Take => {
   refill(state, spec, now)
   if (state.tokens < 1) return { allowed: false, tokens: state.tokens }

@@ -3,7 +3,7 @@
 import { RateLimited } from "../domain/Errors.js"
 import { LruMap } from "../domain/LruMap.js"
 import type { BucketRef, RateLimits } from "../domain/RateLimits.js"
-import { type BucketSpec, type BucketState, fresh, msUntilToken, take } from "../domain/TokenBucket.js"
+import { type BucketState, fresh, msUntilToken, take, tokensAt } from "../domain/TokenBucket.js"
 import type { Quota, RateLimiterStats } from "../services/RateLimiter.js"
 
 /** Refused requests per client IP, for the admin API: an LRU, so its memory is bounded. */
@@ -20,10 +20,6 @@ export class Rejections {
     return [...this.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([ip, rejections]) => ({ ip, rejections }))
   }
 }
-
-/** The tokens a bucket would hold at `now`, without taking any. */
-export const tokensAt = (state: BucketState | undefined, spec: BucketSpec, now: number): number =>
-  state === undefined ? spec.burst : Math.min(spec.burst, state.tokens + Math.max(0, now - state.updatedAt) * spec.ratePerMs)
 
 export class LocalBuckets {
   private global: BucketState | undefined
