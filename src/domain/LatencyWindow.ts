@@ -5,7 +5,8 @@
 const slots = 60
 const minMs = 0.05
 const ratio = 1.1
-const buckets = Math.ceil(Math.log(200_000 / minMs) / Math.log(ratio)) + 1 // up to 200 s
+const logRatio = Math.log(ratio)
+const buckets = Math.ceil(Math.log(200_000 / minMs) / logRatio) + 1 // up to 200 s
 
 interface Slot {
   second: number
@@ -22,7 +23,7 @@ export interface WindowSummary {
 }
 
 const bucketOf = (ms: number): number =>
-  ms <= minMs ? 0 : Math.min(buckets - 1, Math.ceil(Math.log(ms / minMs) / Math.log(ratio)))
+  ms <= minMs ? 0 : Math.min(buckets - 1, Math.ceil(Math.log(ms / minMs) / logRatio))
 
 /** The upper bound of a bucket: a quantile is never reported below the truth. */
 const upperMs = (bucket: number): number => minMs * Math.pow(ratio, bucket)
