@@ -3,6 +3,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { type Fields, type Level, LogSink } from "../services/LogSink.js"
+import { jsonLine } from "./JsonLine.js"
 import { RotatingFile } from "./RotatingFile.js"
 
 const rank: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 }
@@ -19,10 +20,7 @@ const timestamp = (): string => {
   return lastIso
 }
 
-const jsonLine = (level: Level, message: string, fields: Fields): string => {
-  const line = JSON.stringify({ level, ts: timestamp(), msg: message, ...fields })
-  return `${line}\n`
-}
+const jsonFormat = (level: Level, message: string, fields: Fields): string => jsonLine(level, timestamp(), message, fields)
 
 const consoleValue = (v: unknown): string => (typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v))
 
@@ -39,7 +37,7 @@ export const LogSinkLive = Layer.scoped(
     const gatewayConfig = yield* GatewayConfig
     const { config } = yield* gatewayConfig.current
     const settings = config.logging
-    const format = settings.format === "console" ? consoleLine : jsonLine
+    const format = settings.format === "console" ? consoleLine : jsonFormat
     const file = settings.output === "file"
       ? new RotatingFile({
         path: settings.file_path,

@@ -1,0 +1,45 @@
+// One JSON log line, written by hand for the common case: the access log writes one per
+// request, and JSON.stringify over a spread of the fields was ~4 % of a cache hit's CPU.
+// The output is byte for byte JSON.stringify({ level, ts, msg, ...fields }) + "\n"
+// (test/layers/JsonLine.test.ts checks that over arbitrary fields); a line this code
+// would not write the same way (a field named like a leading key, or an integer-like
+// key, which object spread would reorder) goes through JSON.stringify itself.
+
+// what JSON.stringify writes unchanged between quotes: no quote, backslash, control
+// character or surrogate (a lone surrogate is escaped; a pair is not, but is rare here)
+// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
+const plain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/
+
+const jsonString = (s: string): string => (plain.test(s) ? `"${s}"` : JSON.stringify(s))
+
+/** JSON.stringify(v), or undefined for what an object property skips. */
+const jsonValue = (v: unknown): string | undefined => {
+  switch (typeof v) {
+    case "string":
+      return jsonString(v)
+    case "number":
+      return Number.isFinite(v) ? String(v) : "null"
+    case "boolean":
+      return v ? "true" : "false"
+    case "undefined":
+    case "function":
+    case "symbol":
+      return undefined
+    default:
+      return JSON.stringify(v) // null, objects (toJSON included), bigint (throws, as before)
+  }
+}
+
+const isDigit = (code: number) => code >= 48 && code <= 57
+
+export const jsonLine = (level: string, ts: string, message: string, fields: Readonly<Record<string, unknown>>): string => {
+  let line = `{"level":${jsonString(level)},"ts":${jsonString(ts)},"msg":${jsonString(message)}`
+  for (const key of Object.keys(fields)) {
+    if (key === "level" || key === "ts" || key === "msg" || isDigit(key.charCodeAt(0))) {
+      return `${JSON.stringify({ level, ts, msg: message, ...fields })}\n`
+    }
+    const value = jsonValue(fields[key])
+    if (value !== undefined) line += `,${jsonString(key)}:${value}`
+  }
+  return `${line}}\n`
+}
