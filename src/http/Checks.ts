@@ -1,7 +1,11 @@
-// The SPEC §4 checks, in order, as one typed Effect. It is synchronous when the stores
-// are (memory buckets, breaker state, hashed keys), so the handler runs it with
-// Runtime.runSyncExit; the upstream call happens after it, outside any fiber.
+// The SPEC §4 checks, in order, as one typed Effect. When the stores answer at once (memory
+// buckets, breaker state, a remembered key or token) every step is an Exit and `eager` settles
+// the checks without a fiber; a Redis round trip or a JWT to verify continues them on one. The
+// upstream call happens after them, outside any fiber.
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import { BadRequest, Forbidden, type GatewayError, MethodNotAllowed, NotFound, UpgradeRequired } from "../domain/Errors.js"
 import { ruleFor } from "../domain/CacheRules.js"
 import { bucketsFor } from "../domain/RateLimits.js"
@@ -13,6 +17,7 @@ import type { GatewayMetrics } from "../services/Metrics.js"
 import type { RateLimiter } from "../services/RateLimiter.js"
 import type { ApiEndpoint, PublicEndpoint } from "./Plan.js"
 import { identityFor, type makeCacheKeys } from "./CacheStage.js"
+import { eager, exitOf, isSettled } from "./Eager.js"
 import { setRateLimitHeaders } from "./RateLimitHeaders.js"
 import type { RequestContext } from "./RequestContext.js"
 import { validate } from "./Validate.js"
@@ -32,18 +37,21 @@ export interface ChecksDeps {
   readonly cacheKeys: ReturnType<typeof makeCacheKeys>
 }
 
-/** A child span around a step, for sampled requests only. */
-const traced = <A, E extends { readonly _tag: string }>(ctx: RequestContext, name: string, step: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+/** A child span around a step, for sampled requests only; a settled step's span ends at once. */
+const traced = <A, E extends { readonly _tag: string }>(ctx: RequestContext, name: string, step: () => Effect.Effect<A, E>): Effect.Effect<A, E> => {
   const t = ctx.trace
-  if (t === undefined) return step
-  return Effect.suspend(() => {
-    const span = t.child(name)
-    return step.pipe(Effect.tapBoth({ onFailure: (e) => Effect.sync(() => span.end(e._tag)), onSuccess: () => Effect.sync(() => span.end()) }))
-  })
+  if (t === undefined) return step()
+  const span = t.child(name)
+  const result = step()
+  if (isSettled(result)) {
+    span.end(Exit.isSuccess(result) ? undefined : (Option.getOrUndefined(Cause.failureOption(result.cause))?._tag ?? "defect"))
+    return result
+  }
+  return result.pipe(Effect.tapBoth({ onFailure: (e) => Effect.sync(() => span.end(e._tag)), onSuccess: () => Effect.sync(() => span.end()) }))
 }
 
 export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials: Credentials | undefined) => Effect.Effect<Decision, GatewayError> =>
-  Effect.fnUntraced(function* (ctx: RequestContext, credentials: Credentials | undefined) {
+  eager(function* (ctx: RequestContext, credentials: Credentials | undefined) {
     const target = yield* validate(ctx.req, ctx.plan.config.server.max_body_bytes)
     ctx.target = target
     const match = ctx.plan.router.match(ctx.req.method ?? "", target.segments)
@@ -51,36 +59,40 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     // every request passes the limits, unmatched paths and public endpoints included
     const buckets = bucketsFor(ctx.plan.limits, target.normalized, target.raw, ctx.clientIp)
     if (buckets.length > 0) {
-      const quota = yield* traced(ctx, "rate limit", deps.limiter.check(buckets)).pipe(
-        Effect.tapError((e) =>
-          Effect.sync(() => deps.metrics.rateLimitExceeded.inc({ endpoint: ctx.endpoint?.template ?? "unmatched", limiter_type: e.scope }))
-        )
-      )
-      setRateLimitHeaders(ctx.res, quota)
+      const limited = yield* exitOf(traced(ctx, "rate limit", () => deps.limiter.check(buckets)))
+      if (Exit.isFailure(limited)) {
+        const refusal = Cause.failureOption(limited.cause)
+        if (Option.isSome(refusal)) deps.metrics.rateLimitExceeded.inc({ endpoint: ctx.endpoint?.template ?? "unmatched", limiter_type: refusal.value.scope })
+        return yield* Exit.failCause(limited.cause)
+      }
+      setRateLimitHeaders(ctx.res, limited.value)
     }
-    if (match._tag === "NotFound") return yield* new NotFound()
-    if (match._tag === "MethodNotAllowed") return yield* new MethodNotAllowed({ allow: match.allow })
+    if (match._tag === "NotFound") return yield* Exit.fail(new NotFound())
+    if (match._tag === "MethodNotAllowed") return yield* Exit.fail(new MethodNotAllowed({ allow: match.allow }))
     const endpoint = match.route
     if (endpoint.kind === "public") return { _tag: "Public", endpoint } as const
-    if (endpoint.kind === "websocket" && ctx.upgrade === undefined) return yield* new UpgradeRequired()
+    if (endpoint.kind === "websocket" && ctx.upgrade === undefined) return yield* Exit.fail(new UpgradeRequired())
     if (credentials !== undefined) {
-      const identity = yield* traced(ctx, "authenticate", deps.auth.authenticate(credentials))
+      const identity = yield* traced(ctx, "authenticate", () => deps.auth.authenticate(credentials))
       ctx.identity = identity
       ctx.caller = identity.caller
       const needed = endpoint.kind === "websocket" ? "viewer" : endpoint.role
       if (!satisfies(identity.role, needed)) {
         deps.metrics.authFailures.inc({ type: identity.type, reason: "forbidden" })
-        return yield* new Forbidden({ needed })
+        return yield* Exit.fail(new Forbidden({ needed }))
       }
     }
     if (endpoint.kind === "websocket") return { _tag: "Upgrade" } as const
-    if (ctx.upgrade !== undefined) return yield* new BadRequest({ reason: "an upgrade is only accepted on websocket.path" })
+    if (ctx.upgrade !== undefined) return yield* Exit.fail(new BadRequest({ reason: "an upgrade is only accepted on websocket.path" }))
     const rule = ruleFor(ctx.plan.cacheRules, ctx.req.method ?? "", target.normalized)
     if (rule !== undefined) {
       const cache = (ctx.cache = deps.cacheKeys.ticket(rule, ctx, identityFor(ctx.identity, ctx.req.headers)))
-      const entry = yield* traced(ctx, "cache lookup", deps.cache.lookup(cache.key)).pipe(
-        Effect.catchAll(() => Effect.sync(() => void (cache.status = "BYPASS")))
-      )
+      const found = yield* exitOf(traced(ctx, "cache lookup", () => deps.cache.lookup(cache.key)))
+      if (Exit.isFailure(found)) {
+        if (!Cause.isFailure(found.cause)) return yield* Exit.die(Cause.squash(found.cause)) // a defect, not a store failure
+        cache.status = "BYPASS" // the store counted and logged its trouble
+      }
+      const entry = Exit.isSuccess(found) ? found.value : undefined
       // hits pass auth and rate limits, not the breaker or the backend (SPEC §4)
       if (entry !== undefined) {
         cache.status = "HIT"

@@ -30,6 +30,7 @@ import { WebSockets } from "../services/WebSockets.js"
 import { makeCachedForward, makeCacheKeys, serveEntry } from "./CacheStage.js"
 import { type Decision, makeChecks } from "./Checks.js"
 import { credentialsOf, withQueryToken } from "./Credentials.js"
+import { isSettled } from "./Eager.js"
 import { internalErrorReply, toErrorReply } from "./ErrorResponse.js"
 import { makeObserver } from "./Observe.js"
 import { compilePlan } from "./Plan.js"
@@ -47,7 +48,6 @@ export const HandlerLive = Layer.scoped(
   Handler,
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
-    const runSyncExit = Runtime.runSyncExit(runtime)
     const runSync = Runtime.runSync(runtime)
     const runFork = Runtime.runFork(runtime)
     const config = yield* GatewayConfig
@@ -105,12 +105,6 @@ export const HandlerLive = Layer.scoped(
       if (Exit.isSuccess(exit)) return act(ctx, exit.value)
       const failure = Cause.failureOption(exit.cause)
       if (Option.isSome(failure)) return fail(ctx, failure.value)
-      const defect = Cause.dieOption(exit.cause)
-      // the path is chosen before running; should a step still go async, its fiber runs on
-      // and is answered when it ends, never run twice
-      if (Option.isSome(defect) && Runtime.isAsyncFiberException(defect.value)) {
-        return defect.value.fiber.addObserver((later) => settleGuarded(ctx, later as Exit.Exit<Decision, GatewayError>))
-      }
       onDefect(ctx, exit.cause)
     }
     // a fiber's observer runs outside handle's try: a bug there answers 500 too, never hangs the client
@@ -178,10 +172,8 @@ export const HandlerLive = Layer.scoped(
         const headerCredentials = current.config.auth.enabled ? credentialsOf(req.headers) : undefined
         const credentials = headerCredentials !== undefined && upgrade !== undefined ? withQueryToken(headerCredentials, req.url) : headerCredentials
         const program = checks(ctx, credentials)
-        // synchronous stores and a known token: one runSyncExit; else a fiber (PERFORMANCE.md)
-        const synchronous = (limiter.isSynchronous || !current.limits.enabled) && (cache.isSynchronous || !current.cacheRules.enabled) &&
-          (credentials === undefined || auth.isSynchronous(credentials))
-        if (synchronous) settle(ctx, runSyncExit(program))
+        // settled stores and a known key or token: an Exit already, no fiber; else one (Eager.ts)
+        if (isSettled(program)) settle(ctx, program)
         else runFork(program).addObserver((exit) => settleGuarded(ctx, exit))
       } catch (defect) {
         onDefect(ctx, defect) // recovery: a bug in one request answers 500 and harms no other

@@ -1,6 +1,6 @@
 // The validation stage (SPEC §4): refused paths, duplicated Host and credentials, body size by
 // Content-Length, body media type. Pure checks over the request head: O(headers).
-import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { IncomingMessage } from "node:http"
 import { BadRequest, BodyTooLarge, HeadersTooLarge, UnsupportedMediaType } from "../domain/Errors.js"
 import { isRefusal, parseTarget, type RequestPath } from "../domain/RequestPath.js"
@@ -34,24 +34,24 @@ export const hasBody = (req: IncomingMessage): boolean => {
 /** node:http's parser keeps 2000 name/value entries (1000 headers) and drops the rest without a word. */
 const nodeMaxHeaderEntries = 2000
 
-export const validate = (req: IncomingMessage, maxBodyBytes: number): Effect.Effect<RequestPath, BadRequest | BodyTooLarge | HeadersTooLarge | UnsupportedMediaType> => {
+export const validate = (req: IncomingMessage, maxBodyBytes: number): Exit.Exit<RequestPath, BadRequest | BodyTooLarge | HeadersTooLarge | UnsupportedMediaType> => {
   // node reads a request line without a version as HTTP/0.9: not HTTP/1.x, refused (SPEC §6)
-  if (req.httpVersionMajor !== 1) return Effect.fail(new BadRequest({ reason: `unsupported HTTP version ${req.httpVersion}` }))
+  if (req.httpVersionMajor !== 1) return Exit.fail(new BadRequest({ reason: `unsupported HTTP version ${req.httpVersion}` }))
   // a head cut at node's count would hide a Content-Length, a second X-API-Key… from every check (SPEC §6)
-  if (req.rawHeaders.length >= nodeMaxHeaderEntries) return Effect.fail(new HeadersTooLarge())
+  if (req.rawHeaders.length >= nodeMaxHeaderEntries) return Exit.fail(new HeadersTooLarge())
   const target = parseTarget(req.url ?? "")
-  if (isRefusal(target)) return Effect.fail(new BadRequest({ reason: `refused path: ${target}` }))
+  if (isRefusal(target)) return Exit.fail(new BadRequest({ reason: `refused path: ${target}` }))
   const duplicated = duplicatedSingleton(req.rawHeaders)
-  if (duplicated !== undefined) return Effect.fail(new BadRequest({ reason: duplicated }))
+  if (duplicated !== undefined) return Exit.fail(new BadRequest({ reason: duplicated }))
   const te = req.headers["transfer-encoding"]
   // only chunked framing is forwarded; a coding the backend would have to undo is refused (RFC 9112 §6.1)
-  if (te !== undefined && te.trim().toLowerCase() !== "chunked") return Effect.fail(new BadRequest({ reason: `unsupported Transfer-Encoding: ${te}` }))
+  if (te !== undefined && te.trim().toLowerCase() !== "chunked") return Exit.fail(new BadRequest({ reason: `unsupported Transfer-Encoding: ${te}` }))
   const length = req.headers["content-length"]
-  if (length !== undefined && Number(length) > maxBodyBytes) return Effect.fail(new BodyTooLarge({ limit: maxBodyBytes }))
+  if (length !== undefined && Number(length) > maxBodyBytes) return Exit.fail(new BodyTooLarge({ limit: maxBodyBytes }))
   const method = req.method
   if ((method === "POST" || method === "PUT" || method === "PATCH") && hasBody(req)) {
     const type = req.headers["content-type"] ?? ""
-    if (!jsonType.test(type)) return Effect.fail(new UnsupportedMediaType({ contentType: type }))
+    if (!jsonType.test(type)) return Exit.fail(new UnsupportedMediaType({ contentType: type }))
   }
-  return Effect.succeed(target)
+  return Exit.succeed(target)
 }

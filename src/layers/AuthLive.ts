@@ -2,14 +2,18 @@
 // each token checked against the allow-list for its key type, so `none` and HS/RS
 // confusion are refused. Verified tokens are remembered until they expire, so a known
 // token authenticates synchronously on the request path (PERFORMANCE.md).
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose"
 import { findKey, hashKeys, type KeyEntry } from "../domain/ApiKeys.js"
 import { InvalidApiKey, InvalidToken, MissingCredentials } from "../domain/Errors.js"
 import type { GatewayConfig as Config } from "../domain/GatewayConfig.js"
 import { LruMap } from "../domain/LruMap.js"
+import { isSettled } from "../http/Eager.js"
 import { isRole } from "../domain/Role.js"
 import { Auth, type Identity } from "../services/Auth.js"
 import { bindCounter } from "../services/BoundMetrics.js"
@@ -115,35 +119,37 @@ export const AuthLive = Layer.scoped(
     const fromToken = (token: string, s: State): Effect.Effect<Identity, InvalidToken> => {
       const known = s.verified.get(token)
       if (known === undefined) return verify(token, s)
-      if (known.expiresAt > clock.unsafeCurrentTimeMillis()) return Effect.succeed(known.identity)
+      if (known.expiresAt > clock.unsafeCurrentTimeMillis()) return Exit.succeed(known.identity)
       s.verified.delete(token)
-      return Effect.fail(new InvalidToken({ reason: "expired", detail: "token expired" }))
+      return Exit.fail(new InvalidToken({ reason: "expired", detail: "token expired" }))
     }
 
     return Auth.of({
-      isSynchronous: ({ bearer }) => bearer === undefined || state.verified.has(bearer),
       authenticate: ({ apiKey, bearer }) => {
         const s = state
         if (bearer !== undefined) {
           attempts.jwt.inc()
-          return fromToken(bearer, s).pipe(Effect.tapError((e) => Effect.sync(() => failure("jwt", e.reason))))
+          const result = fromToken(bearer, s)
+          if (!isSettled(result)) return result.pipe(Effect.tapError((e) => Effect.sync(() => failure("jwt", e.reason))))
+          if (Exit.isFailure(result)) Option.map(Cause.failureOption(result.cause), (e) => failure("jwt", e.reason))
+          return result
         }
         if (apiKey !== undefined) {
           attempts.api_key.inc()
           const known = s.knownKeys.get(apiKey)
-          if (known !== undefined) return Effect.succeed(known)
+          if (known !== undefined) return Exit.succeed(known)
           const entry = findKey(s.keys, apiKey)
           if (entry === undefined) {
             failure("api_key", "unknown_key")
-            return Effect.fail(new InvalidApiKey())
+            return Exit.fail(new InvalidApiKey())
           }
           const identity: Identity = { type: "api_key", user: entry.user, caller: entry.caller, role: entry.role }
           s.knownKeys.set(apiKey, identity)
-          return Effect.succeed(identity)
+          return Exit.succeed(identity)
         }
         attempts.none.inc()
         failure("none", "missing")
-        return Effect.fail(new MissingCredentials())
+        return Exit.fail(new MissingCredentials())
       }
     })
   })

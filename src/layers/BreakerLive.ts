@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
@@ -67,17 +68,14 @@ const make = Effect.gen(function* () {
   }
   const disabledTicket = (service: ServiceName): Ticket => ({ service, generation: -1 })
   return Breaker.of({
-    admit: (service) =>
-      Effect.suspend(() => {
-        if (!enabled) return Effect.succeed(disabledTicket(service))
-        const a = breakers.get(service)!.admit(now())
-        if (a._tag === "Rejected") metrics.upstreamErrors.inc({ service, error_type: "circuit_open" })
-        return announced(
-          a._tag === "Admitted"
-            ? Effect.succeed<Ticket>({ service, generation: a.generation })
-            : Effect.fail(new CircuitOpen({ service, retryAfterMs: a.retryAfterMs }))
-        )
-      }),
+    // settled at the call (an Exit, so the checks need no fiber); a transition it causes is logged by a fiber of its own
+    admit: (service) => {
+      if (!enabled) return Exit.succeed(disabledTicket(service))
+      const a = breakers.get(service)!.admit(now())
+      if (a._tag === "Rejected") metrics.upstreamErrors.inc({ service, error_type: "circuit_open" })
+      if (pending.length > 0) runFork(announce)
+      return a._tag === "Admitted" ? Exit.succeed<Ticket>({ service, generation: a.generation }) : Exit.fail(new CircuitOpen({ service, retryAfterMs: a.retryAfterMs }))
+    },
     record: (ticket, outcome) =>
       Effect.suspend(() => {
         recordNow(ticket, outcome)

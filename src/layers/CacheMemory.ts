@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { LruMap } from "../domain/LruMap.js"
@@ -18,15 +19,14 @@ export const CacheMemory = Layer.scoped(
       Effect.forkScoped
     )
     return Cache.of({
-      isSynchronous: true,
-      lookup: (key) =>
-        Effect.sync(() => {
-          const found = entries.get(key)
-          if (found === undefined) return undefined
-          if (found.expiresAt > clock.unsafeCurrentTimeMillis()) return found.entry
-          entries.delete(key)
-          return undefined
-        }),
+      // settled at the call: an Exit, so the checks need no fiber (Eager.ts)
+      lookup: (key) => {
+        const found = entries.get(key)
+        if (found === undefined) return Exit.succeed(undefined)
+        if (found.expiresAt > clock.unsafeCurrentTimeMillis()) return Exit.succeed(found.entry)
+        entries.delete(key)
+        return Exit.succeed(undefined)
+      },
       store: (key, entry, ttlMs) => Effect.sync(() => entries.set(key, { entry, expiresAt: clock.unsafeCurrentTimeMillis() + ttlMs })),
       purge: (prefix) =>
         Effect.sync(() => {

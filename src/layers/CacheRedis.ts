@@ -72,7 +72,6 @@ export const CacheRedis = Layer.effect(
       })
 
     return Cache.of({
-      isSynchronous: false,
       lookup: (key) => Effect.map(call(() => client.getBuffer(key)), (b) => (b === null ? undefined : decodeEntry(b))),
       store: (key, entry, ttlMs) => Effect.asVoid(call(() => client.set(key, encodeEntry(entry), "PX", Math.max(1, Math.round(ttlMs))))),
       purge: (prefix) =>

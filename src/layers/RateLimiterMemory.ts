@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { compileRateLimits } from "../domain/RateLimits.js"
@@ -19,10 +20,9 @@ export const RateLimiterMemory = Layer.scoped(
       Effect.forkScoped
     )
     return RateLimiter.of({
-      isSynchronous: true,
       check: (refs) => {
         const result = buckets.check(refs, clock.unsafeCurrentTimeMillis())
-        return result instanceof Error ? Effect.fail(result) : Effect.succeed(result)
+        return result instanceof Error ? Exit.fail(result) : Exit.succeed(result)
       },
       stats: Effect.map(gatewayConfig.current, (s) => ({
         store: "memory" as const,

@@ -4,6 +4,7 @@
 // Redis Cluster. Whenever Redis fails or stalls, the instance uses its local buckets, says
 // so once, and returns to Redis when it answers.
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import { RateLimited } from "../domain/Errors.js"
@@ -92,7 +93,7 @@ export const RateLimiterRedis = Layer.scoped(
 
     const locally = (refs: ReadonlyArray<BucketRef>) => {
       const result = local.check(refs, clock.unsafeCurrentTimeMillis())
-      return result instanceof Error ? Effect.fail(result) : Effect.succeed(result)
+      return result instanceof Error ? Exit.fail(result) : Exit.succeed(result)
     }
 
     const run = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1) =>
@@ -157,7 +158,6 @@ export const RateLimiterRedis = Layer.scoped(
       }).pipe(Effect.timeoutFail({ duration: commandTimeoutMs * 4, onTimeout: () => new StoreUnavailable("command timeout") }))
 
     return RateLimiter.of({
-      isSynchronous: false,
       stats: Effect.gen(function* () {
         const limits = compileRateLimits((yield* gatewayConfig.current).config)
         const locally = () => local.snapshot(limits, clock.unsafeCurrentTimeMillis())

@@ -21,9 +21,11 @@ export interface Identity {
 export class Auth extends Context.Tag("gateway/Auth")<
   Auth,
   {
-    /** Bearer first (an invalid token does not fall through), then X-API-Key (SPEC §4). */
+    /**
+     * Bearer first (an invalid token does not fall through), then X-API-Key (SPEC §4). Decided
+     * at the call, an Exit, when it can be (an API key, a token verified before); a token still
+     * to verify gives an Effect that verifies it when run.
+     */
     readonly authenticate: (credentials: Credentials) => Effect.Effect<Identity, MissingCredentials | InvalidToken | InvalidApiKey>
-    /** True when authenticate would complete synchronously: no JWT, or one verified before. */
-    readonly isSynchronous: (credentials: Credentials) => boolean
   }
 >() {}

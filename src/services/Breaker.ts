@@ -20,7 +20,10 @@ export interface BreakerView {
 export class Breaker extends Context.Tag("gateway/Breaker")<
   Breaker,
   {
-    /** Fails fast with CircuitOpen (503 + Retry-After) while open or half-open full. */
+    /**
+     * Fails fast with CircuitOpen (503 + Retry-After) while open or half-open full. Decided at
+     * the call (an Exit, so the checks need no fiber): call it once per attempt.
+     */
     readonly admit: (service: ServiceName) => Effect.Effect<Ticket, CircuitOpen>
     readonly record: (ticket: Ticket, outcome: Outcome) => Effect.Effect<void>
     /**

@@ -18,11 +18,11 @@ export interface Bypass {
 export class Cache extends Context.Tag("gateway/Cache")<
   Cache,
   {
+    /** The memory store looks up at the call and answers with an Exit; the Redis store's Effect asks Redis when run. */
     readonly lookup: (key: string) => Effect.Effect<CachedResponse | undefined, Bypass>
     readonly store: (key: string, entry: CachedResponse, ttlMs: number) => Effect.Effect<void, Bypass>
     /** Drops the entries of one rule prefix; answers how many. */
     readonly purge: (prefix: string) => Effect.Effect<number, Bypass>
-    readonly isSynchronous: boolean
     readonly describe: Effect.Effect<{ readonly store: "memory" | "redis"; readonly entries: number | undefined; readonly reachable: boolean }>
   }
 >() {}

@@ -28,10 +28,10 @@ export class RateLimiter extends Context.Tag("gateway/RateLimiter")<
     /**
      * Takes a token from each bucket in order; a refusal takes nothing from the later ones.
      * Redis trouble never leaks out: the Redis store falls back to local buckets (SPEC §4).
+     * The memory store takes the tokens at the call and answers with an Exit (no fiber needed);
+     * the Redis store's Effect takes them in Redis when run.
      */
     readonly check: (buckets: ReadonlyArray<BucketRef>) => Effect.Effect<Quota, RateLimited>
-    /** True when check completes synchronously (memory store). */
-    readonly isSynchronous: boolean
     /** Read-only, for the admin API: nothing is taken from any bucket. */
     readonly stats: Effect.Effect<RateLimiterStats>
   }

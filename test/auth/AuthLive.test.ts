@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as TestClock from "effect/TestClock"
 import { Auth } from "../../src/services/Auth.js"
 import { authLayer, failureCount, withApiKey, withBearer } from "../support/AuthHarness.js"
@@ -26,9 +27,9 @@ describe("AuthLive", () => {
       yield* TestClock.setTime(startMs)
       const auth = yield* Auth
       const credentials = withBearer(yield* signToken(alice, { iat: start, exp: start + 60 }))
-      assert.isFalse(auth.isSynchronous(credentials), "not verified yet")
+      assert.isFalse(Exit.isExit(auth.authenticate(credentials)), "not verified yet: an Effect that verifies when run")
       assert.strictEqual((yield* auth.authenticate(credentials)).user, "alice")
-      assert.isTrue(auth.isSynchronous(credentials), "remembered once verified")
+      assert.isTrue(Exit.isExit(auth.authenticate(credentials)), "remembered once verified: settled at the call")
 
       yield* TestClock.adjust("89 seconds") // exp + 29 s: inside the leeway
       assert.strictEqual((yield* auth.authenticate(credentials)).user, "alice")
@@ -58,7 +59,7 @@ describe("AuthLive", () => {
       const auth = yield* Auth
       const credentials = withBearer(yield* signToken(alice, { iat: start, nbf: start + 60, exp: start + 3600 }))
       yield* refusal(auth.authenticate(credentials))
-      assert.isFalse(auth.isSynchronous(credentials), "a refused token is not remembered")
+      assert.isFalse(Exit.isExit(auth.authenticate(credentials)), "a refused token is not remembered")
       yield* TestClock.adjust("31 seconds") // nbf - 29 s
       assert.strictEqual((yield* auth.authenticate(credentials)).user, "alice")
     }).pipe(Effect.provide(authLayer())))
@@ -76,7 +77,7 @@ describe("AuthLive", () => {
   it.effect("looks up API keys once built: a known key's identity, an unknown key, no credentials", () =>
     Effect.gen(function* () {
       const auth = yield* Auth
-      assert.isTrue(auth.isSynchronous(withApiKey(apiKeys.viewer)))
+      assert.isTrue(Exit.isExit(auth.authenticate(withApiKey(apiKeys.viewer))), "an API key is settled at the call")
       assert.deepStrictEqual(yield* auth.authenticate(withApiKey(apiKeys.viewer)), {
         type: "api_key",
         user: `key:${keyNames.viewer}`,
