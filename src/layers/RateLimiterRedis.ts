@@ -1,8 +1,10 @@
-// Buckets in Redis (SPEC §4): one atomic Lua script per bucket that reads Redis's own
-// clock, so instances with skewed clocks agree; a request's scripts in one round trip
-// (ioredis auto-pipelining: one write per event-loop turn); each key its own hash tag for
-// Redis Cluster. Whenever Redis fails or stalls, the instance uses its local buckets, says
-// so once, and returns to Redis when it answers.
+// Buckets in Redis (SPEC §4): atomic Lua scripts that read Redis's own clock, so instances
+// with skewed clocks agree. On one Redis (or Sentinel) a single script takes from all of a
+// request's buckets in order and stops at a refusal; on Redis Cluster, where each bucket's key
+// is its own hash tag (one slot per script), one script per bucket, and a refusal gives the
+// later buckets' tokens back. Either way one round trip per request (ioredis auto-pipelining:
+// one write per event-loop turn). Whenever Redis fails or stalls, the instance uses its local
+// buckets, says so once, and returns to Redis when it answers.
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -40,8 +42,39 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return { allowed, tostring(tokens) }
 `
 
+// KEYS: a request's buckets in order; ARGV: cost, then rate per ms, burst and ttl ms of each.
+// The same arithmetic as tokenBucketScript, bucket after bucket; the first refusal ends it, so
+// the later buckets are not touched. Returns allowed and tokens of each bucket it reached.
+export const tokenBucketsScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cost = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[i * 3 - 1])
+  local burst = tonumber(ARGV[i * 3])
+  local at = now
+  local b = redis.call('HMGET', KEYS[i], 't', 'ts')
+  local tokens = tonumber(b[1])
+  local ts = tonumber(b[2])
+  if tokens == nil then tokens = burst; ts = at end
+  if at > ts then tokens = math.min(burst, tokens + (at - ts) * rate) else at = ts end
+  local allowed = 0
+  if tokens >= cost then
+    tokens = tokens - cost; allowed = 1
+  end
+  redis.call('HSET', KEYS[i], 't', tostring(tokens), 'ts', tostring(at))
+  redis.call('PEXPIRE', KEYS[i], ARGV[i * 3 + 1])
+  out[#out + 1] = allowed
+  out[#out + 1] = tostring(tokens)
+  if allowed == 0 then return out end
+end
+return out
+`
+
 type Scripted = RedisClient & {
   gwTakeToken: (key: string, rate: number, burst: number, cost: number, ttl: number) => Promise<[number, string]>
+  gwTakeTokens: (...keyCountKeysAndArgs: Array<string | number>) => Promise<Array<number | string>>
 }
 
 const keyOf = (ref: BucketRef): string =>
@@ -64,6 +97,7 @@ export const RateLimiterRedis = Layer.scoped(
     const url = config.rate_limit.redis_url ?? config.cache.redis_url!
     const client = (yield* (yield* RedisClients).client(url)) as Scripted
     client.defineCommand("gwTakeToken", { numberOfKeys: 1, lua: tokenBucketScript })
+    client.defineCommand("gwTakeTokens", { lua: tokenBucketsScript }) // the key count is the first argument
     const local = new LocalBuckets(config.rate_limit.per_ip.max_tracked)
 
     let fallback = false
@@ -96,46 +130,61 @@ export const RateLimiterRedis = Layer.scoped(
       return result instanceof Error ? Exit.fail(result) : Exit.succeed(result)
     }
 
+    // one script per bucket, each key its own hash tag (Redis Cluster: one slot per script)
+    const perBucket = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1): Promise<Array<[number, string]>> =>
+      Promise.all(refs.map((ref) =>
+        client.gwTakeToken(keyOf(ref), ref.spec.ratePerMs, ref.spec.burst, cost, ttlOf(ref)).then(
+          (reply): [Error | null, [number, string] | null] => [null, reply],
+          (error: Error): [Error | null, [number, string] | null] => [error, null]
+        )
+      )).then((replies) => {
+        const failed = replies.find(([error]) => error !== null)
+        if (failed !== undefined) throw failed[0]
+        return replies.map(([, reply]) => reply!)
+      })
+    // one script for all of them, stopping at a refusal: a Redis that is not a Cluster
+    const allAtOnce = (refs: ReadonlyArray<BucketRef>): Promise<Array<[number, string]>> => {
+      const args: Array<string | number> = [refs.length]
+      for (const ref of refs) args.push(keyOf(ref))
+      args.push(1)
+      for (const ref of refs) args.push(ref.spec.ratePerMs, ref.spec.burst, ttlOf(ref))
+      return client.gwTakeTokens(...args).then((flat) => {
+        const replies: Array<[number, string]> = []
+        for (let i = 0; i + 1 < flat.length; i += 2) replies.push([Number(flat[i]), String(flat[i + 1])])
+        return replies
+      })
+    }
+    const clustered = client.isCluster
+
+    // auto-pipelining sends these scripts, and those of every other request of the same
+    // event-loop turn, in one write; no timer of our own: ioredis fails each command after
+    // commandTimeoutMs (RedisLive)
     const run = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1) =>
       Effect.tryPromise({
-        // one EVALSHA per bucket, each key its own hash tag (Redis Cluster: one slot per
-        // script); auto-pipelining sends a request's scripts, and those of every other
-        // request of the same event-loop turn, in one write
-        try: (): Promise<Array<[Error | null, unknown]>> =>
-          Promise.all(refs.map((ref) =>
-            client.gwTakeToken(keyOf(ref), ref.spec.ratePerMs, ref.spec.burst, cost, ttlOf(ref)).then(
-              (reply): [Error | null, unknown] => [null, reply],
-              (error: Error): [Error | null, unknown] => [error, null]
-            )
-          )),
+        try: () => (cost === 1 && !clustered ? allAtOnce(refs) : perBucket(refs, cost)),
         catch: (cause) => new StoreUnavailable(cause)
-      }).pipe(
-        // no timer of our own: ioredis fails each command after commandTimeoutMs (RedisLive)
-        Effect.flatMap((replies) => {
-          const failed = replies.find(([error]) => error !== null)
-          return failed !== undefined
-            ? Effect.fail(new StoreUnavailable(failed[0]))
-            : Effect.succeed(replies.map(([, reply]) => reply as [number, string]))
-        })
-      )
+      })
 
+    /** replies: allowed and tokens of each bucket Redis reached, in order (all of them but after a refusal by one script). */
     const decide = (refs: ReadonlyArray<BucketRef>, replies: ReadonlyArray<[number, string]>): Effect.Effect<Quota, RateLimited | StoreUnavailable> => {
       let best: Quota | undefined
-      for (let i = 0; i < refs.length; i++) {
+      for (let i = 0; i < replies.length; i++) {
         const ref = refs[i]!
         const [allowed, text] = replies[i]!
         const tokens = Number(text)
         if (allowed !== 1) {
           const refused = new RateLimited({ scope: ref.spec.scope, retryAfterMs: msUntilToken(tokens, ref.spec) }, true)
           local.rejections.record(refs)
-          const later = refs.slice(i + 1)
-          // a refusal takes nothing from the later buckets: give back what they took
-          // (best effort: a Redis failure here only leaves those tokens spent)
-          return later.length === 0 ? Effect.fail(refused) : Effect.zipRight(Effect.ignore(run(later, -1)), Effect.fail(refused))
+          const took = refs.slice(i + 1, replies.length)
+          // a refusal takes nothing from the later buckets: give back what they took (one
+          // script per bucket only; best effort: a Redis failure here leaves them spent)
+          return took.length === 0 ? Exit.fail(refused) : Effect.zipRight(Effect.ignore(run(took, -1)), Effect.fail(refused))
         }
         if (best === undefined || tokens < best.remaining) best = { spec: ref.spec, remaining: tokens, msUntilToken: msUntilToken(tokens, ref.spec) }
       }
-      return Effect.succeed(best!)
+      return best === undefined || replies.length < refs.length
+        ? Effect.fail(new StoreUnavailable(`Redis answered for ${replies.length} of ${refs.length} buckets`))
+        : Exit.succeed(best)
     }
 
     // admin view: the buckets as Redis holds them, refilled to Redis's clock as the script would
@@ -164,14 +213,12 @@ export const RateLimiterRedis = Layer.scoped(
         const tokens = fallback ? locally() : yield* Effect.orElseSucceed(redisTokens(limits), locally)
         return { store: "redis" as const, fallback, ...tokens, topRejected: local.rejections.top(20) }
       }),
+      // in fallback, settled at the call from the local buckets (an Exit: the checks need no fiber)
       check: (refs) =>
-        Effect.suspend(() => {
-          if (fallback) return locally(refs)
-          return run(refs, 1).pipe(
-            Effect.flatMap((replies) => decide(refs, replies)),
-            Effect.catchTag("StoreUnavailable", (e) => Effect.zipRight(enterFallback(e.cause), locally(refs)))
-          )
-        })
+        fallback ? locally(refs) : run(refs, 1).pipe(
+          Effect.flatMap((replies) => decide(refs, replies)),
+          Effect.catchTag("StoreUnavailable", (e) => Effect.zipRight(enterFallback(e.cause), Effect.suspend(() => locally(refs))))
+        )
     })
   })
 )

@@ -55,6 +55,10 @@ const keysOn = (port: number, pattern: string) =>
     Effect.map(({ stdout }) => stdout.split("\n").filter((l) => l !== ""))
   )
 
+/** HGET through the cluster (redis-cli -c follows MOVED to the master holding the key). */
+const hgetInCluster = (port: number, key: string, field: string) =>
+  Effect.promise(() => run("redis-cli", ["-c", "-p", String(port), "hget", key, field])).pipe(Effect.map(({ stdout }) => stdout.trim()))
+
 const burst = 12
 
 const gateway = Layer.unwrapScoped(
@@ -70,7 +74,8 @@ const gateway = Layer.unwrapScoped(
         redis_url: url,
         global: { requests_per_second: 0.001, burst },
         per_ip: { requests_per_minute: 100_000, burst: 100_000 },
-        endpoints: { "/api/v1/market-data": { requests_per_second: 1_000, burst: 1_000 } },
+        // refills too slowly to hide a token not given back
+        endpoints: { "/api/v1/market-data": { requests_per_second: 0.001, burst: 1_000 } },
         exempt_paths: ["/metrics"]
       },
       cache: { redis_url: url, rules: { "/api/v1/market-data/symbols": { ttl: "30s", shared: true } } }
@@ -97,6 +102,10 @@ describe("RedisCluster", () => {
         const ports = yield* ClusterPorts
         const everywhere = (yield* Effect.forEach(ports, (p) => keysOn(p, "gw:*"))).map((keys) => keys.length)
         assert.isAtLeast(everywhere.filter((n) => n > 0).length, 2, `keys per master: ${everywhere.join(",")}`)
+        // the global bucket (first) refused 2; the endpoint bucket's scripts ran beside it, on
+        // another slot, and gave their tokens back: only the admitted requests spent one
+        const endpointTokens = Number(yield* hgetInCluster(ports[0]!, "gw:rl:{ep:/api/v1/market-data}", "t"))
+        assert.closeTo(endpointTokens, 1_000 - burst, 0.5, "a refusal took nothing from the later buckets")
       }))
   })
 })
