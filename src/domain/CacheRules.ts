@@ -1,5 +1,5 @@
 // SPEC §4 Cache: which requests and responses may be cached, and under which key.
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import type { GatewayConfig } from "./GatewayConfig.js"
 import { longestPrefix } from "./RequestPath.js"
 
@@ -71,10 +71,10 @@ export const baseKey = (p: KeyParts): string =>
   JSON.stringify(["GET", p.path, sortedQuery(p.query), p.rule.shared ? "" : p.identity])
 
 export const cacheKey = (rule: CacheRule, base: string, vary: ReadonlyArray<readonly [string, string]>): string =>
-  `gw:cache:v1:${rule.prefix}:${createHash("sha256").update(vary.length === 0 ? base : JSON.stringify([base, vary])).digest("hex")}`
+  `gw:cache:v1:${rule.prefix}:${hash("sha256", vary.length === 0 ? base : JSON.stringify([base, vary]), "hex")}` // one-shot: no Hash object
 
 /** With auth off, callers are told apart by their credential headers (`anon` when none). */
 export const anonymousIdentity = (authorization: string | undefined, apiKey: string | undefined): string =>
   authorization === undefined && apiKey === undefined
     ? "anon"
-    : `h:${createHash("sha256").update(`${authorization ?? ""}\n${apiKey ?? ""}`).digest("hex").slice(0, 32)}`
+    : `h:${hash("sha256", `${authorization ?? ""}\n${apiKey ?? ""}`, "hex").slice(0, 32)}`

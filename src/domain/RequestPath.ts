@@ -53,7 +53,8 @@ export const parseTarget = (target: string): ParsedTarget => {
     if (c === 0x25) percent = true
   }
   if (raw === "/") return { raw, query, segments: [], normalized: "/" }
-  const body = raw.endsWith("/") ? raw.slice(1, -1) : raw.slice(1)
+  const trailing = raw.charCodeAt(raw.length - 1) === 0x2f
+  const body = trailing ? raw.slice(1, -1) : raw.slice(1)
   const parts = body.split("/")
   if (percent && encodedForbidden.test(body)) return "encoded-separator"
   for (let i = 0; i < parts.length; i++) {
@@ -70,7 +71,8 @@ export const parseTarget = (target: string): ParsedTarget => {
     }
     if (seg === "." || seg === "..") return "dot-segment"
   }
-  return { raw, query, segments: parts, normalized: `/${parts.join("/")}` }
+  // nothing decoded: the normalized path is the raw one, without a trailing slash
+  return { raw, query, segments: parts, normalized: percent ? `/${parts.join("/")}` : trailing ? raw.slice(0, -1) : raw }
 }
 
 export const isRefusal = (p: ParsedTarget): p is PathRefusal => typeof p === "string"

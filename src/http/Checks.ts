@@ -12,6 +12,7 @@ import { bucketsFor } from "../domain/RateLimits.js"
 import { satisfies } from "../domain/Role.js"
 import type { Auth, Credentials } from "../services/Auth.js"
 import type { Breaker, Ticket } from "../services/Breaker.js"
+import { type BoundCounter, bindCounter } from "../services/BoundMetrics.js"
 import type { Cache, CachedResponse } from "../services/Cache.js"
 import type { GatewayMetrics } from "../services/Metrics.js"
 import type { RateLimiter } from "../services/RateLimiter.js"
@@ -50,8 +51,18 @@ const traced = <A, E extends { readonly _tag: string }>(ctx: RequestContext, nam
   return result.pipe(Effect.tapBoth({ onFailure: (e) => Effect.sync(() => span.end(e._tag)), onSuccess: () => Effect.sync(() => span.end()) }))
 }
 
-export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials: Credentials | undefined) => Effect.Effect<Decision, GatewayError> =>
-  eager(function* (ctx: RequestContext, credentials: Credentials | undefined) {
+export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials: Credentials | undefined) => Effect.Effect<Decision, GatewayError> => {
+  // cache hit and miss series bound once per rule prefix (a handful, from the config)
+  const counters = new Map<string, { readonly hits: BoundCounter; readonly misses: BoundCounter }>()
+  const countersOf = (prefix: string) => {
+    let c = counters.get(prefix)
+    if (c === undefined) {
+      c = { hits: bindCounter(deps.metrics.cacheHits, { endpoint: prefix }), misses: bindCounter(deps.metrics.cacheMisses, { endpoint: prefix }) }
+      counters.set(prefix, c)
+    }
+    return c
+  }
+  return eager(function* (ctx: RequestContext, credentials: Credentials | undefined) {
     const target = yield* validate(ctx.req, ctx.plan.config.server.max_body_bytes)
     ctx.target = target
     const match = ctx.plan.router.match(ctx.req.method ?? "", target.segments)
@@ -96,11 +107,12 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
       // hits pass auth and rate limits, not the breaker or the backend (SPEC §4)
       if (entry !== undefined) {
         cache.status = "HIT"
-        deps.metrics.cacheHits.inc({ endpoint: rule.prefix })
+        countersOf(rule.prefix).hits.inc()
         return { _tag: "CacheHit", entry } as const
       }
-      if (cache.status === "MISS") deps.metrics.cacheMisses.inc({ endpoint: rule.prefix })
+      if (cache.status === "MISS") countersOf(rule.prefix).misses.inc()
     }
     const ticket = yield* deps.breaker.admit(endpoint.service) // 503 without touching the backend
     return { _tag: "Forward", endpoint, ticket } as const
   })
+}

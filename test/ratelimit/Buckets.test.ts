@@ -176,10 +176,14 @@ describe("Buckets", () => {
       yield* passes("/x", d) // d evicts b
       assert.strictEqual((yield* refused("/x", a)).scope, "ip", "a was seen recently: it keeps its empty bucket")
       assert.strictEqual((yield* passes("/x", b)).remaining, 1, "b was evicted: it comes back to a full bucket")
-      // b's return evicted c (order was c, d, a); d and a are remembered
+      // b's return evicted c, the least recently seen (order c, a, d)
       assert.strictEqual((yield* passes("/x", c)).remaining, 1, "c was evicted by b's return")
       assert.strictEqual((yield* passes("/x", b)).remaining, 0, "b keeps the bucket it came back to")
-      assert.strictEqual((yield* refused("/x", a)).scope, "ip", "a is still remembered, still empty")
+      // recency is approximate (LruMap.ts, as Redis's LRU): a's read just after d's insertion
+      // found it in the newer half of the map and did not move it again, so c's return evicted a
+      // (order a, d, b), where an exact LRU would have evicted d
+      assert.strictEqual((yield* passes("/x", a)).remaining, 1, "a was evicted by c's return")
+      assert.strictEqual((yield* refused("/x", b)).scope, "ip", "b is still remembered, now empty")
     }).pipe(Effect.provide(limiterWith({ per_ip: { requests_per_minute: 0.001, burst: 2, max_tracked: 3 } }))))
 
   it.effect("the Quota is the passing bucket with the fewest tokens left", () =>
