@@ -219,6 +219,8 @@ const roundRecord = (result, pid, alive, cpu) => {
     statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
     rssMb: rssMb(pid),
     targetCpuPct: cpu.targetCpuPct, // 100 = one core: below ~90 the target was not the bottleneck
+    // the target's CPU per answered request: its cost, whichever side limited the rate
+    cpuUsPerReq: cpu.targetCpuPct === null || result.requests.average <= 0 ? null : (cpu.targetCpuPct * 10_000) / result.requests.average,
     loadSideCpuPct: cpu.loadSideCpuPct, // autocannon + backend (+ sink); near 100 (pinned) means the load side was the limit
     redisCpuPct: cpu.redisCpuPct, // redis-server, Redis targets only (null otherwise or when not visible)
     foreignCpuPct: cpu.foreignCpuPct, // CPU used meanwhile by processes outside the bench (noise)
@@ -417,11 +419,13 @@ const main = async () => {
         p99: median(res.rounds.map((r) => r.p99)),
         rssMb: median(res.rounds.map((r) => r.rssMb)),
         targetCpuPct: median(res.rounds.map((r) => r.targetCpuPct)),
+        cpuUsPerReq: median(res.rounds.map((r) => r.cpuUsPerReq)),
         loadSideCpuPct: median(res.rounds.map((r) => r.loadSideCpuPct)),
         redisCpuPct: median(res.rounds.map((r) => r.redisCpuPct)),
         foreignCpuPct: median(res.rounds.map((r) => r.foreignCpuPct))
       },
       maxForeignCpuPct: Math.max(0, ...res.rounds.map((r) => r.foreignCpuPct ?? 0)),
+      reqPerSecRange: [Math.min(...res.rounds.map((r) => r.reqPerSec)), Math.max(...res.rounds.map((r) => r.reqPerSec))],
       responses,
       ok2xx,
       non2xx: sum("non2xx"),
@@ -441,6 +445,9 @@ const main = async () => {
     s.vsBare = baseline ? s.median.reqPerSec / baseline : null
     const ref = s.reference ? byName[s.reference]?.median.reqPerSec : null
     s.vsReference = ref ? s.median.reqPerSec / ref : null
+    // bare's CPU per request over this one's: the ratio the CPU cost alone would give
+    const bareCpu = byName[BASELINE].median.cpuUsPerReq
+    s.cpuVsBare = bareCpu && s.median.cpuUsPerReq ? bareCpu / s.median.cpuUsPerReq : null
   }
 
   console.log("")
@@ -448,10 +455,11 @@ const main = async () => {
   console.log(`date: ${started.toISOString()}; medians of ${ROUNDS} interleaved round(s) x ${DURATION} s, ${CONNECTIONS} connections, pipelining ${PIPELINING}`)
   console.log("")
   console.log(table(
-    ["scenario", "req/s", "p50 ms", "p99 ms", "RSS MB", "non-2xx", "errors", "ok %", `vs ${BASELINE}`, "vs reference", "target CPU", "other CPU"],
+    ["scenario", "req/s", "rounds' req/s", "p50 ms", "p99 ms", "RSS MB", "non-2xx", "errors", "ok %", `vs ${BASELINE}`, "vs reference", "target CPU", "CPU µs/req", "CPU vs bare", "other CPU"],
     summary.map((s) => [
       s.name + (s.targetExited ? " (TARGET EXITED)" : ""),
       fmt.int(s.median.reqPerSec),
+      `${fmt.int(s.reqPerSecRange[0])}–${fmt.int(s.reqPerSecRange[1])}`,
       fmt.ms(s.median.p50),
       fmt.ms(s.median.p99),
       fmt.mb(s.median.rssMb),
@@ -461,9 +469,11 @@ const main = async () => {
       fmt.ratio(s.vsBare),
       s.reference ? `${fmt.ratio(s.vsReference)} × ${s.reference}` : "",
       fmt.cpu(s.median.targetCpuPct),
+      fmt.int(s.median.cpuUsPerReq),
+      fmt.ratio(s.cpuVsBare),
       fmt.cpu(s.median.foreignCpuPct)
     ]),
-    [false, true, true, true, true, true, true, true, true, false, true, true]
+    [false, true, true, true, true, true, true, true, true, true, false, true, true, true, true]
   ))
   const failing = summary.filter((s) => s.okPct < 99.9)
   if (failing.length > 0) {
@@ -510,6 +520,9 @@ const main = async () => {
 
   console.log("")
   console.log("target CPU: the target's CPU time per second of load (100% = its whole core: the target was the bottleneck).")
+  console.log("CPU µs/req: the target's CPU time per answered request (median of the rounds); CPU vs bare: bare's over this one's, the")
+  console.log("  throughput ratio if every target were limited by its own CPU only (the req/s ratios also carry the load side's limits).")
+  console.log("rounds' req/s: the lowest and highest round; the machine's speed drifts between rounds, the medians absorb one outlier.")
   console.log("other CPU: CPU used during the rounds by processes outside the bench (builds, tests); above ~10% the numbers are disturbed.")
   const noisy = summary.filter((s) => s.maxForeignCpuPct > 10)
   if (noisy.length > 0) {
