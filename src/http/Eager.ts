@@ -1,5 +1,5 @@
-// Checks without a fiber when nothing in them waits (PERFORMANCE.md: the fiber Runtime.runSyncExit
-// forks per request was ~10 % of a cache hit's CPU). Exit is an Effect: a step that is already
+// Checks without a fiber when nothing in them waits: the fiber Runtime.runSyncExit forked per
+// request was ~10 % of a cache hit's CPU (README, Performance). Exit is an Effect: a step that is already
 // settled (a memory bucket, a remembered API key or token, the breaker's state) returns one, and
 // `eager` takes it at once. At the first step that is not an Exit (a Redis round trip, a JWT
 // still to verify) the rest of the body continues as an ordinary Effect, run by a fiber. The
