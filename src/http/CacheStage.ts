@@ -46,12 +46,23 @@ export const identityFor = (identity: Identity | undefined, headers: IncomingHtt
 export const makeCacheKeys = (capacity: number) => {
   // the Vary names each base key's responses carried, learned when they were stored
   const vary = new LruMap<string, ReadonlyArray<string>>(capacity)
+  // the SHA-256 key of a base key without Vary values, per rule (a reload compiles new rules, so
+  // new maps): a hit's key repeats by definition, and hashing was ~3 % of a hit's CPU
+  const hashed = new WeakMap<CacheRule, LruMap<string, string>>()
+  const keyOf = (rule: CacheRule, base: string, values: ReadonlyArray<readonly [string, string]>): string => {
+    if (values.length > 0) return cacheKey(rule, base, values)
+    let memo = hashed.get(rule)
+    if (memo === undefined) hashed.set(rule, (memo = new LruMap(Math.min(capacity, 10_000))))
+    let key = memo.get(base)
+    if (key === undefined) memo.set(base, (key = cacheKey(rule, base, values)))
+    return key
+  }
   return {
     ticket: (rule: CacheRule, ctx: RequestContext, identity: string): CacheTicket => {
       const base = baseKey({ rule, path: ctx.target!.normalized, query: ctx.target!.query, identity })
       const names = vary.get(base) ?? []
       const values = names.map((n) => [n, String(ctx.req.headers[n] ?? "")] as const)
-      return { rule, base, key: cacheKey(rule, base, values), status: "MISS" }
+      return { rule, base, key: keyOf(rule, base, values), status: "MISS" }
     },
     /** The key a response will be stored under, now that its Vary is known; undefined if not storable. */
     storeKey: (t: CacheTicket, ctx: RequestContext, entry: CachedResponse, sent: Readonly<Record<string, string | ReadonlyArray<string>>>): string | undefined => {
@@ -59,7 +70,7 @@ export const makeCacheKeys = (capacity: number) => {
       if (t.status === "BYPASS" || !cacheableResponse(entry.status, sent)) return undefined
       const names = varyNames(entry.headers["vary"])
       vary.set(t.base, names)
-      return cacheKey(t.rule, t.base, names.map((n) => [n, String(ctx.req.headers[n] ?? "")] as const))
+      return keyOf(t.rule, t.base, names.map((n) => [n, String(ctx.req.headers[n] ?? "")] as const))
     }
   }
 }
