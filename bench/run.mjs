@@ -1,7 +1,10 @@
 // The benchmark harness behind `npm run bench` (PERFORMANCE.md: the proxy alone on one core,
 // load generator and backend on the other, 64 connections, medians of interleaved rounds).
 //
-//   npm run bench                        build, then 3 rounds x 5 s per scenario
+//   npm run bench                        build, then 9 rounds x 2 s per scenario (short, many
+//                                        rounds: this machine's speed drifts by up to 2x within
+//                                        a minute, and fine interleaving lets every scenario see
+//                                        the same mix of its phases)
 //   node bench/run.mjs --quick           smoke test: 1 round x 2 s, 1 s warm-up (or BENCH_QUICK=1)
 //   BENCH_ROUNDS=5 BENCH_DURATION=10 node bench/run.mjs
 //   BENCH_ONLY="bare proxied,tracing" node bench/run.mjs --quick
@@ -38,8 +41,8 @@ import {
 // ---------------------------------------------------------------- settings
 
 const QUICK = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1"
-const ROUNDS = QUICK ? 1 : Math.round(positive("BENCH_ROUNDS", 3))
-const DURATION = QUICK ? 2 : positive("BENCH_DURATION", 5) // seconds per round
+const ROUNDS = QUICK ? 1 : Math.round(positive("BENCH_ROUNDS", 9))
+const DURATION = QUICK ? 2 : positive("BENCH_DURATION", 2) // seconds per round
 const WARMUP = QUICK ? 1 : 2 // seconds per target, before its first round
 const CONNECTIONS = 64
 const PIPELINING = 1
