@@ -19,32 +19,10 @@ import { type RedisClient, RedisClients } from "../services/RedisClients.js"
 import { LocalBuckets } from "./LocalBuckets.js"
 import { commandTimeoutMs } from "./RedisLive.js"
 
-// KEYS[1] bucket; ARGV: rate per ms, burst, cost (1 takes, -1 gives back), ttl ms
-export const tokenBucketScript = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local b = redis.call('HMGET', KEYS[1], 't', 'ts')
-local tokens = tonumber(b[1])
-local ts = tonumber(b[2])
-if tokens == nil then tokens = burst; ts = now end
-if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate) else now = ts end
-local allowed = 0
-if cost < 0 then
-  tokens = math.min(burst, tokens - cost); allowed = 1
-elseif tokens >= cost then
-  tokens = tokens - cost; allowed = 1
-end
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return { allowed, tostring(tokens) }
-`
-
-// KEYS: a request's buckets in order; ARGV: cost, then rate per ms, burst and ttl ms of each.
-// The same arithmetic as tokenBucketScript, bucket after bucket; the first refusal ends it, so
-// the later buckets are not touched. Returns allowed and tokens of each bucket it reached.
+// KEYS: a request's buckets in order; ARGV: cost (1 takes, -1 gives back), then rate per ms,
+// burst and ttl ms of each. Bucket after bucket, refilled to Redis's clock; the first refusal
+// ends it, so the later buckets are not touched. Returns allowed and tokens of each bucket it
+// reached. On Redis Cluster it is called with one key at a time (one slot per script).
 export const tokenBucketsScript = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -60,7 +38,9 @@ for i = 1, #KEYS do
   if tokens == nil then tokens = burst; ts = at end
   if at > ts then tokens = math.min(burst, tokens + (at - ts) * rate) else at = ts end
   local allowed = 0
-  if tokens >= cost then
+  if cost < 0 then
+    tokens = math.min(burst, tokens - cost); allowed = 1
+  elseif tokens >= cost then
     tokens = tokens - cost; allowed = 1
   end
   redis.call('HSET', KEYS[i], 't', tostring(tokens), 'ts', tostring(at))
@@ -73,8 +53,8 @@ return out
 `
 
 type Scripted = RedisClient & {
-  gwTakeToken: (key: string, rate: number, burst: number, cost: number, ttl: number) => Promise<[number, string]>
   gwTakeTokens: (...keyCountKeysAndArgs: Array<string | number>) => Promise<Array<number | string>>
+  gwTakeToken: (key: string, cost: number, rate: number, burst: number, ttl: number) => Promise<Array<number | string>>
 }
 
 const keyOf = (ref: BucketRef): string =>
@@ -96,8 +76,9 @@ export const RateLimiterRedis = Layer.scoped(
     const clock = yield* Effect.clock
     const url = config.rate_limit.redis_url ?? config.cache.redis_url!
     const client = (yield* (yield* RedisClients).client(url)) as Scripted
-    client.defineCommand("gwTakeToken", { numberOfKeys: 1, lua: tokenBucketScript })
     client.defineCommand("gwTakeTokens", { lua: tokenBucketsScript }) // the key count is the first argument
+    // the same script with one key declared, which is how ioredis routes it to the key's slot on a Cluster
+    client.defineCommand("gwTakeToken", { numberOfKeys: 1, lua: tokenBucketsScript })
     const local = new LocalBuckets(config.rate_limit.per_ip.max_tracked)
 
     let fallback = false
@@ -130,30 +111,31 @@ export const RateLimiterRedis = Layer.scoped(
       return result instanceof Error ? Exit.fail(result) : Exit.succeed(result)
     }
 
-    // one script per bucket, each key its own hash tag (Redis Cluster: one slot per script)
+    /** [allowed, tokens] of each bucket the script reached, from its flat reply. */
+    const pairs = (flat: Array<number | string>): Array<[number, string]> => {
+      const replies: Array<[number, string]> = []
+      for (let i = 0; i + 1 < flat.length; i += 2) replies.push([Number(flat[i]), String(flat[i + 1])])
+      return replies
+    }
+    const take = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1): Promise<Array<[number, string]>> => {
+      const args: Array<string | number> = [refs.length]
+      for (const ref of refs) args.push(keyOf(ref))
+      args.push(cost)
+      for (const ref of refs) args.push(ref.spec.ratePerMs, ref.spec.burst, ttlOf(ref))
+      return client.gwTakeTokens(...args).then(pairs)
+    }
+    // Redis Cluster: one script per bucket, each key its own hash tag (one slot per script)
     const perBucket = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1): Promise<Array<[number, string]>> =>
       Promise.all(refs.map((ref) =>
-        client.gwTakeToken(keyOf(ref), ref.spec.ratePerMs, ref.spec.burst, cost, ttlOf(ref)).then(
-          (reply): [Error | null, [number, string] | null] => [null, reply],
-          (error: Error): [Error | null, [number, string] | null] => [error, null]
+        client.gwTakeToken(keyOf(ref), cost, ref.spec.ratePerMs, ref.spec.burst, ttlOf(ref)).then(
+          (flat): [Error | null, [number, string] | undefined] => [null, pairs(flat)[0]],
+          (error: Error): [Error | null, [number, string] | undefined] => [error, undefined]
         )
       )).then((replies) => {
         const failed = replies.find(([error]) => error !== null)
         if (failed !== undefined) throw failed[0]
         return replies.map(([, reply]) => reply!)
       })
-    // one script for all of them, stopping at a refusal: a Redis that is not a Cluster
-    const allAtOnce = (refs: ReadonlyArray<BucketRef>): Promise<Array<[number, string]>> => {
-      const args: Array<string | number> = [refs.length]
-      for (const ref of refs) args.push(keyOf(ref))
-      args.push(1)
-      for (const ref of refs) args.push(ref.spec.ratePerMs, ref.spec.burst, ttlOf(ref))
-      return client.gwTakeTokens(...args).then((flat) => {
-        const replies: Array<[number, string]> = []
-        for (let i = 0; i + 1 < flat.length; i += 2) replies.push([Number(flat[i]), String(flat[i + 1])])
-        return replies
-      })
-    }
     const clustered = client.isCluster
 
     // auto-pipelining sends these scripts, and those of every other request of the same
@@ -161,7 +143,7 @@ export const RateLimiterRedis = Layer.scoped(
     // commandTimeoutMs (RedisLive)
     const run = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1) =>
       Effect.tryPromise({
-        try: () => (cost === 1 && !clustered ? allAtOnce(refs) : perBucket(refs, cost)),
+        try: () => (clustered ? perBucket(refs, cost) : take(refs, cost)),
         catch: (cause) => new StoreUnavailable(cause)
       })
 
