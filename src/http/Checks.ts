@@ -18,7 +18,7 @@ import type { GatewayMetrics } from "../services/Metrics.js"
 import type { RateLimiter } from "../services/RateLimiter.js"
 import type { ApiEndpoint, PublicEndpoint } from "./Plan.js"
 import { identityFor, type makeCacheKeys } from "./CacheStage.js"
-import { eager, exitOf, isSettled } from "./Eager.js"
+import { eager, exitOf, isSettled, tapFailure } from "./Eager.js"
 import { setRateLimitHeaders } from "./RateLimitHeaders.js"
 import type { RequestContext } from "./RequestContext.js"
 import { validate } from "./Validate.js"
@@ -70,13 +70,9 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     // every request passes the limits, unmatched paths and public endpoints included
     const buckets = bucketsFor(ctx.plan.limits, target.normalized, target.raw, ctx.clientIp)
     if (buckets.length > 0) {
-      const limited = yield* exitOf(traced(ctx, "rate limit", () => deps.limiter.check(buckets)))
-      if (Exit.isFailure(limited)) {
-        const refusal = Cause.failureOption(limited.cause)
-        if (Option.isSome(refusal)) deps.metrics.rateLimitExceeded.inc({ endpoint: ctx.endpoint?.template ?? "unmatched", limiter_type: refusal.value.scope })
-        return yield* Exit.failCause(limited.cause)
-      }
-      setRateLimitHeaders(ctx.res, limited.value)
+      const quota = yield* tapFailure(traced(ctx, "rate limit", () => deps.limiter.check(buckets)), (e) =>
+        deps.metrics.rateLimitExceeded.inc({ endpoint: ctx.endpoint?.template ?? "unmatched", limiter_type: e.scope }))
+      setRateLimitHeaders(ctx.res, quota)
     }
     if (match._tag === "NotFound") return yield* Exit.fail(new NotFound())
     if (match._tag === "MethodNotAllowed") return yield* Exit.fail(new MethodNotAllowed({ allow: match.allow }))

@@ -4,8 +4,10 @@
 // `eager` takes it at once. At the first step that is not an Exit (a Redis round trip, a JWT
 // still to verify) the rest of the body continues as an ordinary Effect, run by a fiber. The
 // body stays one typed Effect either way: errors in the error channel, yielded with `yield*`.
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import { type YieldWrap, yieldWrapGet } from "effect/Utils"
 
 type Step = YieldWrap<Effect.Effect<unknown, unknown, unknown>>
@@ -15,7 +17,7 @@ type ContextOf<S> = [S] extends [never] ? never : S extends YieldWrap<Effect.Eff
 /** Exit.isExit, narrowed to the step's own success and error types. */
 export const isSettled = <A, E, R>(step: Effect.Effect<A, E, R>): step is Exit.Exit<A, E> => Exit.isExit(step)
 
-const drive = <A>(body: Iterator<Step, A, unknown>, input: unknown): Effect.Effect<A | unknown, unknown, unknown> => {
+const drive = <A>(body: Iterator<Step, A, unknown>, input: unknown): Effect.Effect<unknown, unknown, unknown> => {
   try {
     let state = body.next(input)
     while (state.done !== true) {
@@ -43,6 +45,16 @@ export const eager = <Args extends ReadonlyArray<unknown>, S extends Step, A>(bo
       return Exit.die(defect)
     }
   }
+
+/** Effect.tapError with a synchronous side effect, keeping a settled step settled. */
+export const tapFailure = <A, E, R>(step: Effect.Effect<A, E, R>, f: (error: E) => void): Effect.Effect<A, E, R> => {
+  if (!isSettled(step)) return Effect.tapError(step, (error) => Effect.sync(() => f(error)))
+  if (Exit.isFailure(step)) {
+    const error = Cause.failureOption(step.cause)
+    if (Option.isSome(error)) f(error.value)
+  }
+  return step
+}
 
 /** Effect.exit that keeps a settled step settled: an Exit becomes the success of that Exit. */
 export const exitOf = <A, E, R>(step: Effect.Effect<A, E, R>): Effect.Effect<Exit.Exit<A, E>, never, R> =>

@@ -17,6 +17,30 @@ const secretParams = /(^|&)((?:access_)?token|api_key|apikey|key|password|secret
 /** SPEC §5: never a credential in the log, including a `token` query value. */
 export const redactQuery = (query: string): string => (query === "" ? "" : query.replace(secretParams, "$1$2=REDACTED"))
 
+/**
+ * One access log line (SPEC §5): the seed's fields, then trace_id and caller; a request node's
+ * parser refused before any handler carries refused_by instead. Every line goes through
+ * writeAccessLine, so the two kinds keep the same keys in the same order.
+ */
+export type AccessLine = {
+  readonly request_id: string
+  readonly method: string | undefined
+  readonly path: string | undefined
+  readonly route: string
+  readonly query: string
+  readonly status: number
+  readonly duration_ms: number
+  readonly client_ip: string
+  readonly user_agent: string
+  readonly request_size: number
+  readonly response_size: number
+  readonly trace_id?: string | undefined
+  readonly caller?: string | undefined
+  readonly refused_by?: string
+}
+
+export const writeAccessLine = (sink: LogSink["Type"], line: AccessLine): void => sink.write("info", "HTTP request", line)
+
 /** A client that went away before any status: nginx's 499, so it is told apart from a 5xx. */
 const clientClosed = 499
 
@@ -55,7 +79,7 @@ export const makeObserver = (metrics: GatewayMetrics, sink: LogSink["Type"]) => 
     c.responseSize.observe(ctx.responseBytes)
     ctx.trace?.end(status, ctx.endpoint?.template, { "http.request.id": ctx.requestId })
     if (!ctx.plan.accessLog || !sink.enabled("info")) return
-    sink.write("info", "HTTP request", {
+    writeAccessLine(sink, {
       request_id: ctx.requestId,
       method: req.method,
       path: ctx.target?.raw ?? (req.url ?? "").split("?")[0],

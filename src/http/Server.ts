@@ -18,6 +18,7 @@ import { LogSink } from "../services/LogSink.js"
 import { Metrics } from "../services/Metrics.js"
 import { WebSockets } from "../services/WebSockets.js"
 import { answerClientError } from "./ClientError.js"
+import { writeAccessLine } from "./Observe.js"
 import { Handler } from "./Handler.js"
 
 export class HttpListener extends Context.Tag("gateway/HttpListener")<
@@ -127,7 +128,7 @@ export const ServerLive = Layer.scoped(
       metrics.httpRequests.inc({ method: "OTHER", path: "unmatched", status: String(reply.status) })
       // refused before any handler ran: no method, path or headers were read (node's parser refused them)
       if (!accessLog || !sink.enabled("info")) return
-      sink.write("info", "HTTP request", {
+      writeAccessLine(sink, {
         request_id: reply.requestId,
         method: "",
         path: "",

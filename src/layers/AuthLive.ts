@@ -2,18 +2,16 @@
 // each token checked against the allow-list for its key type, so `none` and HS/RS
 // confusion are refused. Verified tokens are remembered until they expire, so a known
 // token authenticates synchronously on the request path (PERFORMANCE.md).
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose"
 import { findKey, hashKeys, type KeyEntry } from "../domain/ApiKeys.js"
 import { InvalidApiKey, InvalidToken, MissingCredentials } from "../domain/Errors.js"
 import type { GatewayConfig as Config } from "../domain/GatewayConfig.js"
 import { LruMap } from "../domain/LruMap.js"
-import { isSettled } from "../http/Eager.js"
+import { tapFailure } from "../http/Eager.js"
 import { isRole } from "../domain/Role.js"
 import { Auth, type Identity } from "../services/Auth.js"
 import { bindCounter } from "../services/BoundMetrics.js"
@@ -129,10 +127,7 @@ export const AuthLive = Layer.scoped(
         const s = state
         if (bearer !== undefined) {
           attempts.jwt.inc()
-          const result = fromToken(bearer, s)
-          if (!isSettled(result)) return result.pipe(Effect.tapError((e) => Effect.sync(() => failure("jwt", e.reason))))
-          if (Exit.isFailure(result)) Option.map(Cause.failureOption(result.cause), (e) => failure("jwt", e.reason))
-          return result
+          return tapFailure(fromToken(bearer, s), (e) => failure("jwt", e.reason))
         }
         if (apiKey !== undefined) {
           attempts.api_key.inc()

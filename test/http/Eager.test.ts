@@ -4,7 +4,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as TestClock from "effect/TestClock"
-import { eager, exitOf, isSettled } from "../../src/http/Eager.js"
+import { eager, exitOf, isSettled, tapFailure } from "../../src/http/Eager.js"
 
 class Refused extends Data.TaggedError("Refused")<{ readonly step: number }> {}
 
@@ -82,5 +82,22 @@ describe("exitOf", () => {
       const later = exitOf(Effect.yieldNow().pipe(Effect.zipRight(Effect.fail(new Refused({ step: 2 })))))
       assert.isFalse(isSettled(later))
       assert.deepStrictEqual(yield* later, Exit.fail(new Refused({ step: 2 })))
+    }))
+})
+
+describe("tapFailure", () => {
+  it.effect("sees a settled failure at the call and keeps it settled; an unsettled one when it is run", () =>
+    Effect.gen(function* () {
+      const seen: Array<number> = []
+      const settled = tapFailure(Exit.fail(new Refused({ step: 1 })), (e) => seen.push(e.step))
+      assert.deepStrictEqual(seen, [1])
+      assert.isTrue(isSettled(settled))
+      assert.deepStrictEqual(settled, Exit.fail(new Refused({ step: 1 })))
+      assert.deepStrictEqual(tapFailure(Exit.succeed(3), () => seen.push(0)), Exit.succeed(3))
+      const later = tapFailure(Effect.yieldNow().pipe(Effect.zipRight(Effect.fail(new Refused({ step: 2 })))), (e) => seen.push(e.step))
+      assert.isFalse(isSettled(later))
+      assert.deepStrictEqual(seen, [1], "nothing seen before it runs")
+      assert.deepStrictEqual(yield* Effect.exit(later), Exit.fail(new Refused({ step: 2 })))
+      assert.deepStrictEqual(seen, [1, 2])
     }))
 })
