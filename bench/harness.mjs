@@ -47,7 +47,8 @@ export const gatewayConfig = ({ port, backend }) => ({
     enabled: true,
     store: "memory",
     global: { requests_per_second: 1_000_000, burst: 2_000_000 },
-    endpoints: {},
+    // target 1 of issue 10: global + endpoint + per-IP buckets, none of which refuses
+    endpoints: { "/api/v1/market-data": { requests_per_second: 1_000_000, burst: 2_000_000 } },
     per_ip: { requests_per_minute: 100_000_000, burst: 100_000_000 }
   },
   cache: { enabled: false },
