@@ -77,7 +77,7 @@ describe("otlpJson", () => {
           const span = tracer.startSpan(spec.name, { kind: spec.kind, attributes: spec.attributes, links }, context)
           span.setAttributes(spec.laterAttributes)
           for (const e of spec.events) span.addEvent(e.name, e.attributes)
-          if (spec.status !== undefined) span.setStatus(spec.status)
+          if (spec.status !== undefined) span.setStatus(spec.status.message === undefined ? { code: spec.status.code } : { code: spec.status.code, message: spec.status.message })
           span.end()
           parentSpan?.end()
         })
