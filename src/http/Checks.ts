@@ -1,6 +1,7 @@
 // The SPEC §4 checks, in order, as one typed Effect. When the stores answer at once (memory
 // buckets, breaker state, a remembered key or token) every step is an Exit and `eager` settles
-// the checks without a fiber; a Redis round trip or a JWT to verify continues them on one. The
+// the checks without a fiber; after a Redis round trip (a callback step) they go on in its
+// reply's callback, still without one; a JWT to verify continues them on a fiber. The
 // upstream call happens after them, outside any fiber.
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -18,7 +19,7 @@ import type { GatewayMetrics } from "../services/Metrics.js"
 import type { RateLimiter } from "../services/RateLimiter.js"
 import type { ApiEndpoint, PublicEndpoint } from "./Plan.js"
 import { identityFor, type makeCacheKeys } from "./CacheStage.js"
-import { eager, exitOf, isSettled, tapFailure } from "./Eager.js"
+import { eager, exitOf, onSettled, tapFailure } from "./Eager.js"
 import { setRateLimitHeaders } from "./RateLimitHeaders.js"
 import type { RequestContext } from "./RequestContext.js"
 import { validate } from "./Validate.js"
@@ -43,12 +44,7 @@ const traced = <A, E extends { readonly _tag: string }>(ctx: RequestContext, nam
   const t = ctx.trace
   if (t === undefined) return step()
   const span = t.child(name)
-  const result = step()
-  if (isSettled(result)) {
-    span.end(Exit.isSuccess(result) ? undefined : (Option.getOrUndefined(Cause.failureOption(result.cause))?._tag ?? "defect"))
-    return result
-  }
-  return result.pipe(Effect.tapBoth({ onFailure: (e) => Effect.sync(() => span.end(e._tag)), onSuccess: () => Effect.sync(() => span.end()) }))
+  return onSettled(step(), (exit) => span.end(Exit.isSuccess(exit) ? undefined : (Option.getOrUndefined(Cause.failureOption(exit.cause))?._tag ?? "defect")))
 }
 
 export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials: Credentials | undefined) => Effect.Effect<Decision, GatewayError> => {

@@ -30,7 +30,7 @@ import { WebSockets } from "../services/WebSockets.js"
 import { makeCachedForward, makeCacheKeys, serveEntry } from "./CacheStage.js"
 import { type Decision, makeChecks } from "./Checks.js"
 import { credentialsOf, withQueryToken } from "./Credentials.js"
-import { isSettled } from "./Eager.js"
+import { runStep } from "./Eager.js"
 import { internalErrorReply, toErrorReply } from "./ErrorResponse.js"
 import { makeObserver } from "./Observe.js"
 import { compilePlan } from "./Plan.js"
@@ -101,16 +101,14 @@ export const HandlerLive = Layer.scoped(
       }
     }
 
+    // the one place a check's Exit becomes a response; a callback's resume or a fiber's observer
+    // runs outside handle's try: a bug here answers 500 too, never hangs the client
     const settle = (ctx: RequestContext, exit: Exit.Exit<Decision, GatewayError>): void => {
-      if (Exit.isSuccess(exit)) return act(ctx, exit.value)
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure)) return fail(ctx, failure.value)
-      onDefect(ctx, exit.cause)
-    }
-    // a fiber's observer runs outside handle's try: a bug there answers 500 too, never hangs the client
-    const settleGuarded = (ctx: RequestContext, exit: Exit.Exit<Decision, GatewayError>): void => {
       try {
-        settle(ctx, exit)
+        if (Exit.isSuccess(exit)) return act(ctx, exit.value)
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isSome(failure)) return fail(ctx, failure.value)
+        onDefect(ctx, exit.cause)
       } catch (defect) {
         onDefect(ctx, defect)
       }
@@ -171,10 +169,9 @@ export const HandlerLive = Layer.scoped(
         }
         const headerCredentials = current.config.auth.enabled ? credentialsOf(req.headers) : undefined
         const credentials = headerCredentials !== undefined && upgrade !== undefined ? withQueryToken(headerCredentials, req.url) : headerCredentials
-        const program = checks(ctx, credentials)
-        // settled stores and a known key or token: an Exit already, no fiber; else one (Eager.ts)
-        if (isSettled(program)) settle(ctx, program)
-        else runFork(program).addObserver((exit) => settleGuarded(ctx, exit))
+        // settled stores and a known key or token: an Exit already; a Redis reply: its callback;
+        // a JWT to verify: a fiber (Eager.ts)
+        runStep(checks(ctx, credentials), runFork, (exit) => settle(ctx, exit))
       } catch (defect) {
         onDefect(ctx, defect) // recovery: a bug in one request answers 500 and harms no other
       }

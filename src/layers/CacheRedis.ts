@@ -2,8 +2,10 @@
 // stalled Redis is bypassed (requests still succeed), said once, counted, and tried again
 // after a second, so caching resumes by itself.
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { Cluster, type Redis } from "ioredis"
+import { callback } from "../http/Eager.js"
 import { type Bypass, Cache, type CachedResponse } from "../services/Cache.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { Metrics } from "../services/Metrics.js"
@@ -41,38 +43,44 @@ export const CacheRedis = Layer.effect(
     let failedAt: number | undefined
     let announced = false
 
+    const coolingDown = (): Bypass | undefined => {
+      if (failedAt === undefined || clock.unsafeCurrentTimeMillis() - failedAt >= coolDownMs) return undefined
+      metrics.cacheBypass.inc({ reason: "cooling_down" })
+      return { _tag: "Bypass", reason: "cooling_down" }
+    }
+    const succeeded = <A>(value: A): Effect.Effect<A> => {
+      if (failedAt === undefined) return Exit.succeed(value)
+      failedAt = undefined
+      announced = false
+      return Effect.as(Effect.logInfo("Redis answers again: caching resumed"), value)
+    }
+    const failed = (error: unknown): Effect.Effect<never, Bypass> => {
+      const bypass: Bypass = { _tag: "Bypass", reason: timedOut(error) ? "timeout" : "redis_error" }
+      failedAt = clock.unsafeCurrentTimeMillis()
+      metrics.cacheBypass.inc({ reason: bypass.reason })
+      metrics.redisErrors.inc({ component: "cache" })
+      if (announced) return Exit.fail(bypass)
+      announced = true
+      return Effect.zipRight(Effect.logWarning("Redis unavailable: the cache is bypassed").pipe(Effect.annotateLogs({ reason: bypass.reason })), Effect.fail(bypass))
+    }
+    // A callback step (Eager.ts): a lookup's reply goes on in ioredis's callback, with no fiber
+    // held across the round trip. ioredis times every command out after commandTimeoutMs: no
+    // timer of our own per lookup.
     const call = <A>(command: () => Promise<A>): Effect.Effect<A, Bypass> =>
-      Effect.suspend(() => {
-        const now = clock.unsafeCurrentTimeMillis()
-        if (failedAt !== undefined && now - failedAt < coolDownMs) {
-          metrics.cacheBypass.inc({ reason: "cooling_down" })
-          return Effect.fail<Bypass>({ _tag: "Bypass", reason: "cooling_down" })
+      callback((resume) => {
+        const cooling = coolingDown()
+        if (cooling !== undefined) return resume(Exit.fail(cooling))
+        let reply: Promise<A>
+        try {
+          reply = command()
+        } catch (error) {
+          return resume(failed(error))
         }
-        // ioredis times every command out after commandTimeoutMs: no timer of our own per lookup
-        return Effect.tryPromise({ try: command, catch: (error): Bypass => ({ _tag: "Bypass", reason: timedOut(error) ? "timeout" : "redis_error" }) }).pipe(
-          Effect.tap(() =>
-            Effect.suspend(() => {
-              if (failedAt === undefined) return Effect.void
-              failedAt = undefined
-              announced = false
-              return Effect.logInfo("Redis answers again: caching resumed")
-            })
-          ),
-          Effect.tapError((bypass) =>
-            Effect.suspend(() => {
-              failedAt = clock.unsafeCurrentTimeMillis()
-              metrics.cacheBypass.inc({ reason: bypass.reason })
-              metrics.redisErrors.inc({ component: "cache" })
-              if (announced) return Effect.void
-              announced = true
-              return Effect.logWarning("Redis unavailable: the cache is bypassed").pipe(Effect.annotateLogs({ reason: bypass.reason }))
-            })
-          )
-        )
+        void reply.then((value) => resume(succeeded(value)), (error: unknown) => resume(failed(error)))
       })
 
     return Cache.of({
-      lookup: (key) => Effect.map(call(() => client.getBuffer(key)), (b) => (b === null ? undefined : decodeEntry(b))),
+      lookup: (key) => call(() => client.getBuffer(key).then((b) => (b === null ? undefined : decodeEntry(b)))),
       store: (key, entry, ttlMs) => Effect.asVoid(call(() => client.set(key, encodeEntry(entry), "PX", Math.max(1, Math.round(ttlMs))))),
       purge: (prefix) =>
         call(async () => {

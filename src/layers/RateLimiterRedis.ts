@@ -5,11 +5,14 @@
 // later buckets' tokens back. Either way one round trip per request (ioredis auto-pipelining:
 // one write per event-loop turn). Whenever Redis fails or stalls, the instance uses its local
 // buckets, says so once, and returns to Redis when it answers.
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { RateLimited } from "../domain/Errors.js"
+import { callback, isSettled } from "../http/Eager.js"
 import { type BucketRef, compileRateLimits, type RateLimits } from "../domain/RateLimits.js"
 import { msUntilToken, tokensAt } from "../domain/TokenBucket.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
@@ -147,6 +150,16 @@ export const RateLimiterRedis = Layer.scoped(
         catch: (cause) => new StoreUnavailable(cause)
       })
 
+    /** Redis failed or stalled: count it, say so once, answer from the local buckets. A settled answer stays an Exit. */
+    const recover = (refs: ReadonlyArray<BucketRef>, step: Effect.Effect<Quota, RateLimited | StoreUnavailable>): Effect.Effect<Quota, RateLimited> => {
+      if (isSettled(step)) {
+        if (Exit.isSuccess(step)) return Exit.succeed(step.value)
+        const error = Cause.failureOption(step.cause)
+        if (Option.isSome(error) && error.value._tag === "RateLimited") return Exit.fail(error.value)
+      }
+      return Effect.catchTag(step, "StoreUnavailable", (e) => Effect.zipRight(enterFallback(e.cause), Effect.suspend(() => locally(refs))))
+    }
+
     /** replies: allowed and tokens of each bucket Redis reached, in order (all of them but after a refusal by one script). */
     const decide = (refs: ReadonlyArray<BucketRef>, replies: ReadonlyArray<[number, string]>): Effect.Effect<Quota, RateLimited | StoreUnavailable> => {
       let best: Quota | undefined
@@ -195,12 +208,23 @@ export const RateLimiterRedis = Layer.scoped(
         const tokens = fallback ? locally() : yield* Effect.orElseSucceed(redisTokens(limits), locally)
         return { store: "redis" as const, fallback, ...tokens, topRejected: local.rejections.top(20) }
       }),
-      // in fallback, settled at the call from the local buckets (an Exit: the checks need no fiber)
-      check: (refs) =>
-        fallback ? locally(refs) : run(refs, 1).pipe(
-          Effect.flatMap((replies) => decide(refs, replies)),
-          Effect.catchTag("StoreUnavailable", (e) => Effect.zipRight(enterFallback(e.cause), Effect.suspend(() => locally(refs))))
-        )
+      // in fallback, settled at the call from the local buckets (an Exit: the checks need no fiber);
+      // on one Redis a callback step: the checks go on in the script's reply, with no fiber either
+      check: (refs) => {
+        if (fallback) return locally(refs)
+        if (clustered) return recover(refs, Effect.flatMap(run(refs, 1), (replies) => decide(refs, replies)))
+        return callback((resume) =>
+          void take(refs, 1).then(
+            (replies) => {
+              try {
+                resume(recover(refs, decide(refs, replies)))
+              } catch (defect) {
+                resume(Exit.die(defect))
+              }
+            },
+            (cause: unknown) => resume(recover(refs, Exit.fail(new StoreUnavailable(cause))))
+          ))
+      }
     })
   })
 )
