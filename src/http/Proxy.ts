@@ -47,7 +47,7 @@ const toError = (service: ServiceName, f: AttemptFailure): GatewayError =>
     ? new GatewayTimeout({ service, detail: f.detail })
     : new BadGateway({ service, kind: f.kind === "connection_refused" || f.kind === "reset" ? f.kind : "bad_response", detail: f.detail })
 
-const discard = (res: UpstreamResponse | undefined) => res?.body.resume().on("error", () => {})
+const discard = (res: UpstreamResponse | undefined) => res?.body.discard()
 
 export const makeForwarder = (deps: ProxyDeps) => {
   const upstreamSeries = makeUpstreamMetrics(deps.metrics)
@@ -172,31 +172,41 @@ export const makeForwarder = (deps: ProxyDeps) => {
         observer?.(ok && copy !== undefined ? { _tag: "Response", status: up.status, headers, body: Buffer.concat(copy) } : { _tag: "Unshared" })
       }
       const body = up.body
-      body.on("data", (chunk: Buffer) => {
-        ctx.responseBytes += chunk.length
-        if (copy === undefined) return
-        if (ctx.responseBytes > maxEntryBytes) copy = undefined
-        else copy.push(chunk)
-      })
-      // pipe, not stream.pipeline: pipeline allocates and aborts an AbortController per call
-      body.on("end", () => finish(true))
-      body.on("error", () => {
-        finish(false)
-        // headers are out: a backend failing mid-body aborts the client's connection (SPEC §4)
-        if (!gone.aborted) deps.metrics.upstreamErrors.labels(service, "reset").inc()
-        res.destroy()
-      })
-      // the handler aborts `gone` when the response closes unfinished: the client left
+      // the client left: stop reading from the backend (the handler aborts `gone` when the
+      // response closes unfinished)
       gone.addEventListener("abort", () => {
         if (settled) return
-        body.destroy() // stop reading from the backend
+        body.cancel()
         finish(false)
       })
-      if (encoder === undefined) body.pipe(res)
-      else {
+      const target = encoder ?? res // the cache's copy below is taken before compression
+      if (encoder !== undefined) {
         encoder.once("error", () => res.destroy())
-        body.pipe(encoder).pipe(res) // the cache's copy above is taken before compression
+        encoder.pipe(res)
       }
+      const resume = () => body.resume()
+      body.flow({
+        data: (chunk) => {
+          ctx.responseBytes += chunk.length
+          if (copy !== undefined) {
+            if (ctx.responseBytes > maxEntryBytes) copy = undefined
+            else copy.push(chunk)
+          }
+          if (target.write(chunk)) return true
+          target.once("drain", resume)
+          return false
+        },
+        end: () => {
+          target.end()
+          finish(true)
+        },
+        error: () => {
+          finish(false)
+          // headers are out: a backend failing mid-body aborts the client's connection (SPEC §4)
+          if (!gone.aborted) deps.metrics.upstreamErrors.labels(service, "reset").inc()
+          res.destroy()
+        }
+      })
     }
 
     const giveUp = (failure: AttemptFailure, held: UpstreamResponse | undefined) => {

@@ -32,10 +32,36 @@ export interface UpstreamRequest {
   readonly timeoutMs: number
 }
 
+/** Where a response body goes, chunk by chunk. */
+export interface BodySink {
+  /** One chunk; false asks for no more until the body's `resume`. */
+  readonly data: (chunk: Buffer) => boolean
+  /** The body is complete. */
+  readonly end: () => void
+  /** The backend failed mid-body (reset, body timeout, bad framing). */
+  readonly error: (error: Error) => void
+}
+
+/**
+ * A response body straight from undici's dispatcher, with no Readable stream in between
+ * (~16 µs of CPU a request less than `request` + `pipe`, measured on the bare proxy). Until
+ * `flow` or `discard` is called the backend is not read past its first chunk.
+ */
+export interface UpstreamBody {
+  /** Delivers the body to `sink` (call once): the chunks in order, then `end` or `error`. */
+  readonly flow: (sink: BodySink) => void
+  /** Goes on after the sink's `data` returned false. */
+  readonly resume: () => void
+  /** Reads the rest and drops it, so the connection can be reused (a held response superseded). */
+  readonly discard: () => void
+  /** Stops reading: the backend connection is closed (the client left mid-body). */
+  readonly cancel: () => void
+}
+
 export interface UpstreamResponse {
   readonly status: number
   readonly headers: Record<string, string | Array<string> | undefined>
-  readonly body: Readable & { dump?: () => Promise<void> }
+  readonly body: UpstreamBody
 }
 
 /** How one attempt ended: a response to pass on, or why there is none. */

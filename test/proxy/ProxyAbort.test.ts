@@ -10,10 +10,20 @@ import { gatewayUrl } from "../support/TestGateway.js"
 
 class Backend extends Context.Tag("test/ProxyAbort/Backend")<Backend, ProxyBackend>() {}
 
-/** `?hang=1` never answers; `?first503=1` answers its first attempt 503, then hangs; else echo. */
+/**
+ * `?hang=1` never answers; `?trickle=1` sends its head and then a chunk every 20 ms, never
+ * ending; `?first503=1` answers its first attempt 503, then hangs; else echo.
+ */
 const respond: Respond = (req, res, seen) => {
   const query = new URL(req.url ?? "/", "http://b").searchParams
   if (query.get("hang") === "1") return
+  if (query.get("trickle") === "1") {
+    res.writeHead(200, { "content-type": "text/plain" })
+    res.write("first chunk\n")
+    const timer = setInterval(() => res.write("more\n"), 20)
+    res.on("close", () => clearInterval(timer))
+    return
+  }
   if (query.get("first503") === "1") return seen.attempt === 0 ? json(res, 503, { busy: true }) : undefined
   echo(req, res, seen)
 }
@@ -56,6 +66,27 @@ describe("Proxy", () => {
         socket.destroy()
         const closedAt = yield* cut(seen, 2_000)
         assert.isBelow(closedAt - gone, 1_500, "the upstream request is cut promptly")
+      }))
+
+    it.effect("stops reading the backend's response when the client disconnects mid-body", () =>
+      Effect.gen(function* () {
+        const id = newCase("midbody")
+        const socket = yield* rawOpen(yield* gatewayPort, rawGet(`/api/v1/strategies?trickle=1&case=${id}`))
+        // the head and the first chunk have come through the gateway
+        const received = yield* Effect.async<string>((resume) => {
+          let text = ""
+          socket.on("data", (chunk: Buffer) => {
+            text += chunk.toString()
+            if (text.includes("first chunk")) resume(Effect.succeed(text))
+          })
+        }).pipe(Effect.timeout("2 seconds"))
+        assert.match(received, /^HTTP\/1\.1 200 /)
+        const seen = yield* arrived(id)
+        assert.isUndefined(seen.abortedAt, "still streaming before the client leaves")
+        const gone = performance.now()
+        socket.destroy()
+        const closedAt = yield* cut(seen, 2_000)
+        assert.isBelow(closedAt - gone, 1_500, "the backend's response is cut promptly")
       }))
 
     it.effect("closes the backend's request when a fetch is aborted", () =>

@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import { eventually, gatewayPort, rawExchange, realTime } from "../support/HttpClient.js"
 import { assertErrorReply, fromRaw } from "../support/HttpErrors.js"
 import { echo, fastRetry, gatewayAfter, type ProxyBackend, quietBreaker, type Respond, serviceAt, startProxyBackend } from "../support/ProxyBackend.js"
-import { chunkedStream, errorReplyOf, exchange, newCase, patternBytes, sha256 } from "../support/ProxyClient.js"
+import { chunkedStream, errorReplyOf, exchange, newCase, patternBytes, rawOpen, sha256 } from "../support/ProxyClient.js"
 import { gatewayUrl } from "../support/TestGateway.js"
 
 class Backend extends Context.Tag("test/ProxyBodies/Backend")<Backend, ProxyBackend>() {}
@@ -13,10 +13,33 @@ const maxBody = 64 * 1024
 const big = patternBytes(5 * 1024 * 1024)
 const bigHash = sha256(big)
 
-/** GET ?download=length|chunked: the 5 MB pattern, with or without Content-Length; else echo. */
+const floodBytes = 128 * 1024 * 1024
+/** Bytes each `?download=flood&case=…` answer has written so far. */
+const flooded = new Map<string, number>()
+
+/**
+ * GET ?download=length|chunked: the 5 MB pattern, with or without Content-Length;
+ * ?download=flood: 128 MiB as fast as the gateway takes them; else echo.
+ */
 const respond: Respond = (req, res, seen) => {
-  const mode = new URL(req.url ?? "/", "http://b").searchParams.get("download")
+  const query = new URL(req.url ?? "/", "http://b").searchParams
+  const mode = query.get("download")
   if (mode === null) return echo(req, res, seen)
+  if (mode === "flood") {
+    const id = query.get("case") ?? ""
+    const chunk = Buffer.alloc(64 * 1024, 120)
+    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": floodBytes })
+    let written = 0
+    const pump = () => {
+      while (written < floodBytes) {
+        written += chunk.length
+        flooded.set(id, written)
+        if (!res.write(chunk)) return void res.once("drain", pump)
+      }
+      res.end()
+    }
+    return pump()
+  }
   res.writeHead(200, mode === "length"
     ? { "content-type": "application/octet-stream", "content-length": big.length }
     : { "content-type": "application/octet-stream" })
@@ -67,6 +90,41 @@ describe("Proxy", () => {
           assert.strictEqual(sha256(res.body), bigHash, `${mode}: the bytes arrived unchanged`)
           if (mode === "length") assert.strictEqual(res.headers.get("content-length"), String(big.length))
         }
+      }))
+
+    it.effect("reads the backend only as fast as the client reads the response (backpressure), then delivers it all", () =>
+      Effect.gen(function* () {
+        const id = newCase("flood")
+        const socket = yield* rawOpen(yield* gatewayPort, `GET /api/v1/market-data/symbols?download=flood&case=${id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+        socket.pause() // a client that reads nothing for now
+        yield* eventually(Effect.sync(() => assert.isAbove(flooded.get(id) ?? 0, 0, "the backend started")), { timeoutMs: 2_000 })
+        yield* Effect.sleep("1 second")
+        const meanwhile = flooded.get(id)!
+        // what the socket buffers on both hops can hold, not the 128 MiB the backend would send
+        assert.isBelow(meanwhile, 48 * 1024 * 1024, `the backend wrote ${meanwhile} bytes to a client reading nothing`)
+        const received = yield* Effect.async<number>((resume) => {
+          let bytes = 0
+          let head = ""
+          socket.on("data", (chunk: Buffer) => {
+            if (head.length < 4096) head += chunk.toString("latin1", 0, Math.min(chunk.length, 4096))
+            bytes += chunk.length
+          })
+          socket.on("end", () => resume(Effect.succeed(bytes)))
+          socket.on("close", () => resume(Effect.succeed(bytes)))
+          socket.resume()
+          socket.setTimeout(10_000, () => socket.destroy())
+          // the gateway keeps the connection open: end it once the whole body is in
+          const check = setInterval(() => {
+            const at = head.indexOf("\r\n\r\n")
+            if (at >= 0 && bytes - at - 4 >= floodBytes) {
+              clearInterval(check)
+              socket.end()
+            }
+          }, 20)
+          socket.on("close", () => clearInterval(check))
+        })
+        assert.isAbove(received, floodBytes, "the whole body came through once the client read it")
+        assert.strictEqual(flooded.get(id), floodBytes)
       }))
 
     it.effect("forwards a JSON body byte for byte with its Content-Length, buffered or streamed", () =>
