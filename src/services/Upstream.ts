@@ -44,8 +44,8 @@ export interface BodySink {
 
 /**
  * A response body straight from undici's dispatcher, with no Readable stream in between
- * (~16 µs of CPU a request less than `request` + `pipe`, measured on the bare proxy). Until
- * `flow` or `discard` is called the backend is not read past its first chunk.
+ * (the proxied GET: 379k instructions a request against 410k with `request` + `pipe`,
+ * callgrind). Until `flow` or `discard` is called the backend is not read past its first chunk.
  */
 export interface UpstreamBody {
   /** Delivers the body to `sink` (call once): the chunks in order, then `end` or `error`. */
