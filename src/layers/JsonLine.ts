@@ -10,7 +10,8 @@
 // eslint-disable-next-line no-control-regex -- the control characters are what it looks for
 const plain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/
 
-const jsonString = (s: string): string => (plain.test(s) ? `"${s}"` : JSON.stringify(s))
+/** JSON.stringify of a string, without its call for the common string that needs no escape. */
+export const jsonString = (s: string): string => (plain.test(s) ? `"${s}"` : JSON.stringify(s))
 
 /** JSON.stringify(v), or undefined for what an object property skips. */
 const jsonValue = (v: unknown): string | undefined => {

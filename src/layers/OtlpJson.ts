@@ -9,10 +9,7 @@
 import type { Attributes, AttributeValue, HrTime, Link, SpanContext } from "@opentelemetry/api"
 import type { IExportTraceServiceResponse, ISerializer } from "@opentelemetry/otlp-transformer"
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base"
-
-// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
-const plain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/
-const str = (s: string): string => (plain.test(s) ? `"${s}"` : JSON.stringify(s))
+import { jsonString as str } from "./JsonLine.js"
 
 /** Nanoseconds since the epoch as a decimal string (OTLP JSON's fixed64), without a BigInt. */
 export const hrTimeNanos = ([seconds, nanos]: HrTime): string => {

@@ -59,8 +59,13 @@ class Attempt implements Dispatcher.DispatchHandler, UpstreamBody {
   // the signal aborts before the head (timeout, client gone, shutdown): answer now, even while
   // the request still waits for a pooled connection, and abort it once it has one
   private readonly onAbort = () => {
-    this.controller?.abort(new Error(`aborted: ${String(this.signal.reason)}`))
-    this.fail(new Error(`aborted: ${String(this.signal.reason)}`))
+    const error = this.aborted()
+    this.controller?.abort(error)
+    this.fail(error)
+  }
+
+  private aborted(): Error {
+    return new Error(`aborted: ${String(this.signal.reason)}`)
   }
 
   private stopListening() {
@@ -78,7 +83,7 @@ class Attempt implements Dispatcher.DispatchHandler, UpstreamBody {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller
     // no head comes before the connection: answered already means aborted while it waited
-    if (this.answered) controller.abort(new Error(`aborted: ${String(this.signal.reason)}`))
+    if (this.answered) controller.abort(this.aborted())
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Dispatcher.ResponseData["headers"]): void {

@@ -97,9 +97,15 @@ describe("Proxy", () => {
         const id = newCase("flood")
         const socket = yield* rawOpen(yield* gatewayPort, `GET /api/v1/market-data/symbols?download=flood&case=${id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
         socket.pause() // a client that reads nothing for now
-        yield* eventually(Effect.sync(() => assert.isAbove(flooded.get(id) ?? 0, 0, "the backend started")), { timeoutMs: 2_000 })
-        yield* Effect.sleep("1 second")
-        const meanwhile = flooded.get(id)!
+        // until the backend stalls: its count unchanged over 200 ms (bounded)
+        let last = -1
+        const meanwhile = yield* eventually(Effect.sync(() => {
+          const now = flooded.get(id) ?? 0
+          const stalled = now > 0 && now === last
+          last = now
+          assert.isTrue(stalled, `the backend is still writing (${now} bytes)`)
+          return now
+        }), { timeoutMs: 5_000, intervalMs: 200 })
         // what the socket buffers on both hops can hold, not the 128 MiB the backend would send
         assert.isBelow(meanwhile, 48 * 1024 * 1024, `the backend wrote ${meanwhile} bytes to a client reading nothing`)
         const received = yield* Effect.async<number>((resume) => {
@@ -108,20 +114,13 @@ describe("Proxy", () => {
           socket.on("data", (chunk: Buffer) => {
             if (head.length < 4096) head += chunk.toString("latin1", 0, Math.min(chunk.length, 4096))
             bytes += chunk.length
+            // the gateway keeps the connection open: end it once the whole body is in
+            const at = head.indexOf("\r\n\r\n")
+            if (at >= 0 && bytes - at - 4 >= floodBytes) socket.end()
           })
-          socket.on("end", () => resume(Effect.succeed(bytes)))
           socket.on("close", () => resume(Effect.succeed(bytes)))
           socket.resume()
           socket.setTimeout(10_000, () => socket.destroy())
-          // the gateway keeps the connection open: end it once the whole body is in
-          const check = setInterval(() => {
-            const at = head.indexOf("\r\n\r\n")
-            if (at >= 0 && bytes - at - 4 >= floodBytes) {
-              clearInterval(check)
-              socket.end()
-            }
-          }, 20)
-          socket.on("close", () => clearInterval(check))
         })
         assert.isAbove(received, floodBytes, "the whole body came through once the client read it")
         assert.strictEqual(flooded.get(id), floodBytes)
