@@ -145,6 +145,7 @@ export const HandlerLive = Layer.scoped(
       }
       const trace = (ctx.trace = !tracing.enabled ? undefined : tracing.start({
         method: req.method ?? "GET",
+        startedAt: ctx.startedAt,
         traceparent: req.headers.traceparent,
         attributes: () => ({
           "http.request.method": req.method ?? "GET",

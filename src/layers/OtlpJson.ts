@@ -10,6 +10,7 @@ import type { Attributes, AttributeValue, HrTime, Link, SpanContext } from "@ope
 import type { IExportTraceServiceResponse, ISerializer } from "@opentelemetry/otlp-transformer"
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base"
 import { jsonString as str } from "./JsonLine.js"
+import { millisNanos, SpanRecord } from "./SpanRecord.js"
 
 /** Nanoseconds since the epoch as a decimal string (OTLP JSON's fixed64), without a BigInt. */
 export const hrTimeNanos = ([seconds, nanos]: HrTime): string => {
@@ -74,7 +75,9 @@ const span = (s: ReadableSpan): string => {
     (parent?.spanId ? `,"parentSpanId":"${parent.spanId}"` : "") +
     traceState(ctx) +
     `,"name":${str(s.name)},"kind":${s.kind + 1}` + // API kinds start at 0, OTLP's 0 is "unspecified"
-    `,"startTimeUnixNano":"${hrTimeNanos(s.startTime)}","endTimeUnixNano":"${hrTimeNanos(s.endTime)}"` +
+    (s instanceof SpanRecord // the gateway's own: epoch milliseconds, no HrTime pairs
+      ? `,"startTimeUnixNano":"${millisNanos(s.startMs)}","endTimeUnixNano":"${millisNanos(s.endMs)}"`
+      : `,"startTimeUnixNano":"${hrTimeNanos(s.startTime)}","endTimeUnixNano":"${hrTimeNanos(s.endTime)}"`) +
     attributes(s.attributes) +
     count("droppedAttributesCount", s.droppedAttributesCount) +
     (s.events.length === 0 ? "" : `,"events":[${s.events.map(event).join(",")}]`) +

@@ -1,61 +1,74 @@
-// Traces over OTLP/HTTP (SPEC §5), the provider and exporter run by @effect/opentelemetry
-// (batched, bounded queue, flushed and shut down with the layer). Spans are made with the
-// OpenTelemetry API only for sampled requests: @effect/opentelemetry's Effect spans cost
-// ~250–300 µs a request whether sampled or not (PERFORMANCE.md).
+// Traces over OTLP/HTTP (SPEC §5). Spans are made only for sampled requests (PERFORMANCE.md:
+// @effect/opentelemetry's Effect spans cost ~250–300 µs a request whether sampled or not), as
+// SpanRecords, not through the SDK's Tracer (SpanRecord.ts says why); the SDK's
+// BatchSpanProcessor batches them (bounded queue) into the SDK's OTLP/HTTP transport, and the
+// provider @effect/opentelemetry runs owns the processor: flushed and shut down with the layer.
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import * as Resource from "@effect/opentelemetry/Resource"
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api"
+import { type SpanContext, SpanKind } from "@opentelemetry/api"
 import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base"
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http"
 import { TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer"
 import { BatchSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { parseTraceParent } from "../domain/TraceParent.js"
+import { newSpanId, newTraceId, parseTraceParent } from "../domain/TraceParent.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
-import { type RequestTrace, Tracing } from "../services/Tracing.js"
+import { type Attributes, type ChildSpan, type RequestTrace, Tracing } from "../services/Tracing.js"
 import { otlpJsonSerializer } from "./OtlpJson.js"
+import { epochMillis, SpanRecord, type SpanSink } from "./SpanRecord.js"
 
-const TracingOtel = Layer.effect(
+/** The spans of one sampled request: its server span, and children made under it. */
+class SampledRequest implements RequestTrace {
+  readonly traceId: string
+  constructor(private readonly sink: SpanSink, private readonly server: SpanRecord, private readonly method: string) {
+    this.traceId = server.spanContext().traceId
+  }
+
+  child(name: string, attributes?: Attributes): ChildSpan {
+    const kind = name.startsWith("upstream") ? SpanKind.CLIENT : SpanKind.INTERNAL
+    return new SpanRecord(this.sink, name, kind, this.traceId, newSpanId(), this.server.spanContext(), epochMillis(), attributes)
+  }
+
+  end(status: number, route: string | undefined, attributes?: Attributes): void {
+    const server = this.server
+    if (route !== undefined) server.name = `${this.method} ${route}`
+    const a = server.attributes
+    a["http.response.status_code"] = status
+    if (route !== undefined) a["http.route"] = route
+    if (attributes !== undefined) for (const key in attributes) a[key] = attributes[key]!
+    if (status >= 500) server.fail(undefined) // error status only on 5xx
+    server.finish()
+  }
+}
+
+const TracingOtel = (processor: BatchSpanProcessor) => Layer.effect(
   Tracing,
   Effect.gen(function* () {
-    const tracer = yield* OtelTracer.OtelTracer
+    yield* OtelTracer.OtelTracerProvider // holds the processor: built first, closed last
+    const resource = yield* Resource.Resource
     const { config } = yield* (yield* GatewayConfig).current
     const ratio = config.tracing.sample_ratio
+    const sink: SpanSink = {
+      resource,
+      // the scope the SDK's tracer had: the service's name and version (OtelTracer.layerTracer)
+      scope: { name: String(resource.attributes["service.name"]), version: String(resource.attributes["service.version"]) },
+      onEnd: (span) => processor.onEnd(span)
+    }
     return Tracing.of({
       enabled: true,
-      start: ({ attributes, method, traceparent }): RequestTrace | undefined => {
+      start: ({ attributes, method, startedAt, traceparent }): RequestTrace | undefined => {
         const incoming = parseTraceParent(traceparent)
         // parent-based: a sampled incoming trace stays sampled, an unsampled one stays not
         const sampled = incoming !== undefined ? incoming.sampled : Math.random() < ratio
         if (!sampled) return undefined
-        const parent = incoming === undefined
-          ? ROOT_CONTEXT
-          : trace.setSpanContext(ROOT_CONTEXT, { traceId: incoming.traceId, spanId: incoming.parentSpanId!, traceFlags: TraceFlags.SAMPLED, isRemote: true })
-        const server = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: attributes() }, parent)
-        const inside = trace.setSpan(ROOT_CONTEXT, server)
-        return {
-          traceId: server.spanContext().traceId,
-          child: (name, childAttributes) => {
-            const span = tracer.startSpan(name, { kind: name.startsWith("upstream") ? SpanKind.CLIENT : SpanKind.INTERNAL, ...(childAttributes === undefined ? {} : { attributes: childAttributes }) }, inside)
-            return {
-              spanId: span.spanContext().spanId,
-              end: (error) => {
-                if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error })
-                span.end()
-              }
-            }
-          },
-          end: (status, route, endAttributes) => {
-            server.updateName(route === undefined ? method : `${method} ${route}`)
-            server.setAttribute("http.response.status_code", status)
-            if (route !== undefined) server.setAttribute("http.route", route)
-            if (endAttributes !== undefined) server.setAttributes(endAttributes)
-            if (status >= 500) server.setStatus({ code: SpanStatusCode.ERROR }) // error status only on 5xx
-            server.end()
-          }
-        }
+        const traceId = incoming?.traceId ?? newTraceId()
+        const remote: SpanContext | undefined = incoming === undefined
+          ? undefined
+          : { traceId, spanId: incoming.parentSpanId!, traceFlags: 1, isRemote: true }
+        const server = new SpanRecord(sink, method, SpanKind.SERVER, traceId, newSpanId(), remote, epochMillis(startedAt), attributes())
+        return new SampledRequest(sink, server, method)
       }
     })
   })
@@ -85,8 +98,7 @@ export const tracingOtel = (endpoint: string, serviceName: string) => {
     maxExportBatchSize: 512,
     scheduledDelayMillis: 500
   })
-  return TracingOtel.pipe(
-    Layer.provide(OtelTracer.layerTracer),
+  return TracingOtel(processor).pipe(
     Layer.provide(NodeSdk.layerTracerProvider(processor, { shutdownTimeout: "3 seconds" })),
     Layer.provide(Resource.layer({ serviceName, serviceVersion: "1.0.0" }))
   )

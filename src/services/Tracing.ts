@@ -16,6 +16,8 @@ export interface RequestTrace {
 
 export interface TraceStart {
   readonly method: string
+  /** `performance.now()` when the request arrived: the server span's start. */
+  readonly startedAt: number
   readonly traceparent: string | Array<string> | undefined
   /** Built only for a sampled request. */
   readonly attributes: () => Attributes

@@ -26,6 +26,9 @@ export interface ExportedSpan {
   /** OTLP StatusCode: 0 unset, 1 ok, 2 error. */
   readonly status: { readonly code: number; readonly message: string | undefined }
   readonly resource: Readonly<Record<string, AttributeValue>>
+  /** Nanoseconds since the epoch (OTLP fixed64, a decimal string or a number in JSON). */
+  readonly startNs: bigint
+  readonly endNs: bigint
 }
 
 export interface ReceivedPost {
@@ -82,6 +85,11 @@ const hexId = (what: string, u: unknown, digits: number): string => {
   return u
 }
 
+const nanos = (what: string, u: unknown): bigint => {
+  if ((typeof u === "string" && /^\d+$/.test(u)) || (typeof u === "number" && Number.isSafeInteger(u) && u >= 0)) return BigInt(u)
+  throw new Malformed(`${what}: expected unsigned nanoseconds, got ${JSON.stringify(u)}`)
+}
+
 /** resourceSpans → scopeSpans → spans, flattened; throws Malformed on anything else. */
 export const decodeExport = (body: unknown): Array<ExportedSpan> => {
   if (!isObject(body) || !Array.isArray(body.resourceSpans)) throw new Malformed("no resourceSpans array")
@@ -102,7 +110,9 @@ export const decodeExport = (body: unknown): Array<ExportedSpan> => {
           kind: typeof s.kind === "number" ? s.kind : 0,
           attributes: attributesOf(s.attributes),
           status: { code: typeof status.code === "number" ? status.code : 0, message: typeof status.message === "string" ? status.message : undefined },
-          resource
+          resource,
+          startNs: nanos("startTimeUnixNano", s.startTimeUnixNano),
+          endNs: nanos("endTimeUnixNano", s.endTimeUnixNano)
         })
       }
     }

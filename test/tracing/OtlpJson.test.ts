@@ -1,39 +1,12 @@
-import { type Attributes, type Link, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from "@opentelemetry/api"
+import { type Link, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from "@opentelemetry/api"
 import { TraceState } from "@opentelemetry/core"
-import { JsonTraceSerializer } from "@opentelemetry/otlp-transformer"
 import { resourceFromAttributes } from "@opentelemetry/resources"
-import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { hrTimeNanos, otlpJson, otlpJsonSerializer } from "../../src/layers/OtlpJson.js"
+import { attributes, sdkJson, text, withoutDefaults } from "../support/OtlpOracle.js"
 
-// What proto3's JSON mapping lets a writer leave out: zero numbers, empty lists and
-// objects' default fields. The SDK writes them all; OtlpJson leaves them out.
-const withoutDefaults = (v: unknown): unknown => {
-  if (Array.isArray(v)) return v.map(withoutDefaults)
-  if (typeof v !== "object" || v === null) return v
-  const out: Record<string, unknown> = {}
-  for (const [k, x] of Object.entries(v)) {
-    if (x === undefined || (Array.isArray(x) && x.length === 0 && k !== "values")) continue // an empty array value stays
-    if ((x === 0 && (k.startsWith("dropped") || k === "code")) || (x === "" && k === "message")) continue
-    out[k] = withoutDefaults(x)
-  }
-  return out
-}
-const sdkJson = (spans: Array<ReadableSpan>) => JSON.parse(new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans)))
-
-// names and values with quotes, backslashes, control characters and lone surrogates
-const text = fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.constantFrom("", "a\"b", "a\\b", "\n", "\u2028", "\ud800", "😀"))
-const value = fc.oneof(
-  text,
-  fc.integer(),
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.boolean(),
-  fc.array(text, { maxLength: 3 }),
-  fc.array(fc.integer(), { maxLength: 3 }),
-  fc.array(fc.boolean(), { maxLength: 3 })
-)
-const attributes = fc.dictionary(text, value, { maxKeys: 5 }) as fc.Arbitrary<Attributes>
 const spanSpec = fc.record({
   name: text,
   kind: fc.constantFrom(SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER),

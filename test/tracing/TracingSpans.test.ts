@@ -12,13 +12,15 @@ const tickerRoute = "/api/v1/market-data/ticker/:symbol"
 const proxiedGet = Effect.gen(function* () {
   const { backend, receiver } = yield* TracingSetup
   const id = newCase("ticker")
+  const before = Date.now()
   const { reply, requestId } = yield* request(`${tickerPath}?case=${id}`)
+  const after = Date.now()
   assert.strictEqual(reply.status, 200)
   const seen = backend.ofCase(id)
   assert.strictEqual(seen.length, 1, "one attempt reached the backend")
   const sent = parseSent(seen[0])
   const spans = yield* waitForTrace(receiver, sent.traceId)
-  return { id, requestId, sent, spans, server: serverSpanOf(spans), backendUrl: backend.url }
+  return { id, requestId, sent, spans, server: serverSpanOf(spans), backendUrl: backend.url, before, after }
 })
 
 /** The access log line of one request, once written. */
@@ -70,6 +72,23 @@ describe("Tracing", () => {
           const step = children.find((s) => s.name === name)!
           assert.notStrictEqual(step.kind, 2, `${name} is not a server span`)
           assert.notStrictEqual(step.status.code, 2, `${name} passed`)
+        }
+      }))
+
+    it.effect("times every span within the request, the steps and the attempt inside the server span", () =>
+      Effect.gen(function* () {
+        const { after, before, server, spans } = yield* proxiedGet
+        const ms = 1_000_000n
+        // the spans' clock is the monotonic one anchored at process start, Date.now() the wall
+        // clock, which may have been slewed since: 50 ms of slack between the two, none inside
+        for (const span of spans) {
+          assert.isTrue(span.startNs >= BigInt(before - 50) * ms, `${span.name} starts after the request was sent`)
+          assert.isTrue(span.endNs <= BigInt(after + 50) * ms, `${span.name} ends before the reply was read`)
+          assert.isTrue(span.endNs >= span.startNs, `${span.name} ends after it starts`)
+        }
+        assert.isTrue(server.endNs - server.startNs <= BigInt(after - before + 2) * ms, "the server span lasts no longer than the exchange")
+        for (const child of childrenOf(spans, server)) {
+          assert.isTrue(child.startNs >= server.startNs && child.endNs <= server.endNs, `${child.name} lies inside the server span`)
         }
       }))
 
