@@ -40,13 +40,25 @@ const anyValue = (v: unknown): string => {
   return "{}"
 }
 
+// `{"key":"…","value":` for each attribute key seen: keys are a handful of constants, escaped
+// once rather than per span (bounded: keys could in principle vary)
+const keyParts = new Map<string, string>()
+const keyPart = (key: string): string => {
+  let part = keyParts.get(key)
+  if (part === undefined) {
+    part = `{"key":${str(key)},"value":`
+    if (keyParts.size < 1_024) keyParts.set(key, part)
+  }
+  return part
+}
+
 /** `,"attributes":[…]`, or nothing for none. */
 const attributes = (attrs: Attributes | undefined): string => {
   if (attrs === undefined) return ""
   let out = ""
   for (const key in attrs) {
     const value: AttributeValue | undefined = attrs[key]
-    out += `${out === "" ? "" : ","}{"key":${str(key)},"value":${anyValue(value)}}`
+    out += `${out === "" ? "" : ","}${keyPart(key)}${anyValue(value)}}`
   }
   return out === "" ? "" : `,"attributes":[${out}]`
 }
@@ -88,14 +100,27 @@ const span = (s: ReadableSpan): string => {
     `,"flags":${flags(ctx.traceFlags, parent?.isRemote)}}`
 }
 
+const spansOf = (list: ReadonlyArray<ReadableSpan>): string => {
+  let out = span(list[0]!)
+  for (let i = 1; i < list.length; i++) out += `,${span(list[i]!)}`
+  return out
+}
+
+// a batch's spans share a handful of scope objects: their grouping key is written once for each
+const scopeKeys = new WeakMap<ReadableSpan["instrumentationScope"], string>()
+const scopeKey = (scope: ReadableSpan["instrumentationScope"]): string => {
+  let key = scopeKeys.get(scope)
+  if (key === undefined) scopeKeys.set(scope, (key = `${scope.name}@${scope.version ?? ""}:${scope.schemaUrl ?? ""}`))
+  return key
+}
+
 /** The ExportTraceServiceRequest for `spans`, grouped by resource then instrumentation scope. */
 export const otlpJson = (spans: ReadonlyArray<ReadableSpan>): string => {
   const byResource = new Map<ReadableSpan["resource"], Map<string, Array<ReadableSpan>>>()
   for (const s of spans) {
     let scopes = byResource.get(s.resource)
     if (scopes === undefined) byResource.set(s.resource, (scopes = new Map()))
-    const scope = s.instrumentationScope
-    const key = `${scope.name}@${scope.version ?? ""}:${scope.schemaUrl ?? ""}`
+    const key = scopeKey(s.instrumentationScope)
     const list = scopes.get(key)
     if (list === undefined) scopes.set(key, [s])
     else list.push(s)
@@ -107,7 +132,7 @@ export const otlpJson = (spans: ReadonlyArray<ReadableSpan>): string => {
       const scope = list[0]!.instrumentationScope
       scopeSpans.push(
         `{"scope":{"name":${str(scope.name)}${scope.version ? `,"version":${str(scope.version)}` : ""}}` +
-          `,"spans":[${list.map(span).join(",")}]${scope.schemaUrl ? `,"schemaUrl":${str(scope.schemaUrl)}` : ""}}`
+          `,"spans":[${spansOf(list)}]${scope.schemaUrl ? `,"schemaUrl":${str(scope.schemaUrl)}` : ""}}`
       )
     }
     resources.push(

@@ -35,12 +35,20 @@ const split = (ms: number): HrTime => {
   return [seconds, nanos]
 }
 
+// a batch's times fall in a few seconds: the seconds' digits are written once for each
+let lastSeconds = -1
+let lastDigits = ""
+
 /** Epoch milliseconds as OTLP's fixed64 nanoseconds, a decimal string, without a BigInt. */
 export const millisNanos = (ms: number): string => {
   const [seconds, nanos] = split(ms)
   if (seconds === 0) return String(nanos)
+  if (seconds !== lastSeconds) {
+    lastSeconds = seconds
+    lastDigits = String(seconds)
+  }
   const tail = String(nanos)
-  return `${seconds}${"000000000".slice(tail.length)}${tail}`
+  return `${lastDigits}${"000000000".slice(tail.length)}${tail}`
 }
 
 export class SpanRecord implements ReadableSpan, ChildSpan {
