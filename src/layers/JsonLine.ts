@@ -33,17 +33,25 @@ const jsonValue = (v: unknown): string | undefined => {
 
 const isDigit = (code: number) => code >= 48 && code <= 57
 
-// `,"key":` for each key seen: lines use a few dozen constant keys (the access log's thirteen
-// among them), escaped once rather than per line (bounded: keys could in principle vary)
-const keyParts = new Map<string, string>()
-const keyPart = (key: string): string => {
-  let part = keyParts.get(key)
-  if (part === undefined) {
-    part = `,${jsonString(key)}:`
-    if (keyParts.size < 1_024) keyParts.set(key, part)
+/**
+ * `make`, remembered for the first `limit` keys: for the JSON written around a key that comes
+ * from a handful of constants (log fields, span attributes), escaped once rather than each
+ * time; bounded, since keys could in principle vary.
+ */
+export const remembered = (make: (key: string) => string, limit = 1_024): (key: string) => string => {
+  const known = new Map<string, string>()
+  return (key) => {
+    let part = known.get(key)
+    if (part === undefined) {
+      part = make(key)
+      if (known.size < limit) known.set(key, part)
+    }
+    return part
   }
-  return part
 }
+
+// `,"key":`: lines use a few dozen constant keys, the access log's thirteen among them
+const keyPart = remembered((key) => `,${jsonString(key)}:`)
 
 export const jsonLine = (level: string, ts: string, message: string, fields: Readonly<Record<string, unknown>>): string => {
   let line = `{"level":${jsonString(level)},"ts":${jsonString(ts)},"msg":${jsonString(message)}`

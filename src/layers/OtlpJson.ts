@@ -9,7 +9,7 @@
 import type { Attributes, AttributeValue, HrTime, Link, SpanContext } from "@opentelemetry/api"
 import type { IExportTraceServiceResponse, ISerializer } from "@opentelemetry/otlp-transformer"
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base"
-import { jsonString as str } from "./JsonLine.js"
+import { remembered, jsonString as str } from "./JsonLine.js"
 import { millisNanos, SpanRecord } from "./SpanRecord.js"
 
 /** Nanoseconds since the epoch as a decimal string (OTLP JSON's fixed64), without a BigInt. */
@@ -40,17 +40,8 @@ const anyValue = (v: unknown): string => {
   return "{}"
 }
 
-// `{"key":"…","value":` for each attribute key seen: keys are a handful of constants, escaped
-// once rather than per span (bounded: keys could in principle vary)
-const keyParts = new Map<string, string>()
-const keyPart = (key: string): string => {
-  let part = keyParts.get(key)
-  if (part === undefined) {
-    part = `{"key":${str(key)},"value":`
-    if (keyParts.size < 1_024) keyParts.set(key, part)
-  }
-  return part
-}
+// `{"key":"…","value":`: attribute keys are a handful of constants
+const keyPart = remembered((key) => `{"key":${str(key)},"value":`)
 
 /** `,"attributes":[…]`, or nothing for none. */
 const attributes = (attrs: Attributes | undefined): string => {

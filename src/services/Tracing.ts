@@ -19,7 +19,7 @@ export interface TraceStart {
   /** `performance.now()` when the request arrived: the server span's start. */
   readonly startedAt: number
   readonly traceparent: string | Array<string> | undefined
-  /** Built only for a sampled request. */
+  /** Built only for a sampled request; a fresh object, which the server span keeps and adds to. */
   readonly attributes: () => Attributes
 }
 

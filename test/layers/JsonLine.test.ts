@@ -1,6 +1,6 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { jsonLine } from "../../src/layers/JsonLine.js"
+import { jsonLine, remembered } from "../../src/layers/JsonLine.js"
 
 const reference = (level: string, ts: string, msg: string, fields: Record<string, unknown>) =>
   `${JSON.stringify({ level, ts, msg, ...fields })}\n`
@@ -48,5 +48,15 @@ describe("jsonLine", () => {
 
   it("throws on a bigint, as JSON.stringify does", () => {
     expect(() => jsonLine("info", "t", "m", { n: 1n })).toThrow(TypeError)
+  })
+
+  it("remembers what it made for the first keys only, and always answers the same", () => {
+    const made: Array<string> = []
+    const part = remembered((key) => {
+      made.push(key)
+      return `<${key}>`
+    }, 2)
+    expect(["a", "b", "a", "c", "b", "c", "a"].map(part)).toEqual(["<a>", "<b>", "<a>", "<c>", "<b>", "<c>", "<a>"])
+    expect(made).toEqual(["a", "b", "c", "c"]) // a and b kept; c, past the bound, made each time
   })
 })
