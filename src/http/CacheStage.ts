@@ -14,6 +14,7 @@ import type { ApiEndpoint } from "./Plan.js"
 import { encodeFor } from "./Encode.js"
 import type { ForwardObserver } from "./Proxy.js"
 import type { RequestContext } from "./RequestContext.js"
+import { writeHead } from "./ResponseHeaders.js"
 
 export interface CacheTicket {
   readonly rule: CacheRule
@@ -78,13 +79,13 @@ export const makeCacheKeys = (capacity: number) => {
 export const serveEntry = (ctx: RequestContext, entry: CachedResponse, now: number, label: "HIT" | "MISS" = "HIT"): void => {
   const res: ServerResponse = ctx.res
   if (res.headersSent || res.destroyed) return
-  for (const name in entry.headers) if (!res.hasHeader(name)) res.setHeader(name, entry.headers[name] as string | Array<string>)
-  res.setHeader("x-cache", label)
-  res.setHeader("age", String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))))
-  res.setHeader("content-length", entry.body.length)
+  const own = ctx.responseHeaders
+  own.set("x-cache", label)
+  own.set("age", String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))))
+  own.set("content-length", entry.body.length)
   ctx.responseBytes = entry.body.length
-  const encoder = encodeFor(ctx, entry.status) // entries are stored uncompressed
-  res.writeHead(entry.status)
+  const encoder = encodeFor(ctx, entry.status, entry.headers) // entries are stored uncompressed
+  writeHead(ctx, entry.status, entry.headers)
   if (encoder === undefined) res.end(entry.body)
   else {
     encoder.pipe(res)

@@ -68,7 +68,7 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     if (buckets.length > 0) {
       const quota = yield* tapFailure(traced(ctx, "rate limit", () => deps.limiter.check(buckets)), (e) =>
         deps.metrics.rateLimitExceeded.inc({ endpoint: ctx.endpoint?.template ?? "unmatched", limiter_type: e.scope }))
-      setRateLimitHeaders(ctx.res, quota)
+      setRateLimitHeaders(ctx.responseHeaders, quota)
     }
     if (match._tag === "NotFound") return yield* Exit.fail(new NotFound())
     if (match._tag === "MethodNotAllowed") return yield* Exit.fail(new MethodNotAllowed({ allow: match.allow }))

@@ -1,13 +1,15 @@
 // SPEC §4 CORS: allowed origins echoed (never "*" with credentials), Vary: Origin,
 // exposed gateway headers; preflights answered 204 for any path before everything else.
-import type { IncomingHttpHeaders, ServerResponse } from "node:http"
+import type { IncomingHttpHeaders } from "node:http"
 import type { GatewayConfig } from "../domain/GatewayConfig.js"
+import type { RequestContext } from "./RequestContext.js"
+import { type ResponseHeaders, writeHead } from "./ResponseHeaders.js"
 
 export interface CorsPolicy {
   /** Adds the CORS headers of an actual (non-preflight) response. */
-  readonly decorate: (headers: IncomingHttpHeaders, res: ServerResponse) => void
+  readonly decorate: (headers: IncomingHttpHeaders, out: ResponseHeaders) => void
   /** True when the request is a preflight; it has then been answered. */
-  readonly preflight: (method: string | undefined, headers: IncomingHttpHeaders, res: ServerResponse) => boolean
+  readonly preflight: (ctx: RequestContext) => boolean
 }
 
 const exposed = [
@@ -24,32 +26,34 @@ export const makeCorsPolicy = (cors: GatewayConfig["cors"]): CorsPolicy => {
   const allowed = (origin: string) => any || origins.has(origin)
   const allowOrigin = (origin: string) => (any && !cors.allow_credentials ? "*" : origin)
 
-  const common = (origin: string, res: ServerResponse) => {
-    res.setHeader("access-control-allow-origin", allowOrigin(origin))
-    if (cors.allow_credentials) res.setHeader("access-control-allow-credentials", "true")
+  const common = (origin: string, out: ResponseHeaders) => {
+    out.set("access-control-allow-origin", allowOrigin(origin))
+    if (cors.allow_credentials) out.set("access-control-allow-credentials", "true")
   }
 
   return {
-    decorate: (headers, res) => {
+    decorate: (headers, out) => {
       const origin = headers.origin
       if (origin === undefined) return
-      res.appendHeader("vary", "Origin")
+      out.append("vary", "Origin")
       if (!allowed(origin)) return
-      common(origin, res)
-      res.setHeader("access-control-expose-headers", exposed)
+      common(origin, out)
+      out.set("access-control-expose-headers", exposed)
     },
-    preflight: (method, headers, res) => {
+    preflight: (ctx) => {
+      const headers = ctx.req.headers
       const origin = headers.origin
-      if (method !== "OPTIONS" || origin === undefined || headers["access-control-request-method"] === undefined) return false
-      res.appendHeader("vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
+      if (ctx.req.method !== "OPTIONS" || origin === undefined || headers["access-control-request-method"] === undefined) return false
+      const out = ctx.responseHeaders
+      out.append("vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
       if (allowed(origin)) {
-        common(origin, res)
-        res.setHeader("access-control-allow-methods", methods)
-        res.setHeader("access-control-allow-headers", allowHeaders)
-        res.setHeader("access-control-max-age", maxAge)
+        common(origin, out)
+        out.set("access-control-allow-methods", methods)
+        out.set("access-control-allow-headers", allowHeaders)
+        out.set("access-control-max-age", maxAge)
       }
-      res.writeHead(204)
-      res.end()
+      writeHead(ctx, 204)
+      ctx.res.end()
       return true
     }
   }

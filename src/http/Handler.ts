@@ -38,6 +38,7 @@ import { makeForwarder } from "./Proxy.js"
 import { makePublicEndpoints } from "./PublicEndpoints.js"
 import { pickRequestId, type RequestContext, socketAddress } from "./RequestContext.js"
 import { sendError } from "./Respond.js"
+import { ResponseHeaders } from "./ResponseHeaders.js"
 
 export class Handler extends Context.Tag("gateway/Handler")<
   Handler,
@@ -123,6 +124,7 @@ export const HandlerLive = Layer.scoped(
       const ctx: RequestContext = {
         req,
         res,
+        responseHeaders: new ResponseHeaders(),
         requestId,
         startedAt: performance.now(),
         arrivedAt: Date.now(),
@@ -157,16 +159,16 @@ export const HandlerLive = Layer.scoped(
         })
       }))
       if (trace !== undefined) ctx.traceId = trace.traceId
-      res.setHeader("x-request-id", requestId)
-      if (lifecycle.isShuttingDown()) res.setHeader("connection", "close")
+      ctx.responseHeaders.set("x-request-id", requestId)
+      if (lifecycle.isShuttingDown()) ctx.responseHeaders.set("connection", "close")
       res.on("close", () => { // emitted once; `on` skips once's wrapper
         if (!res.writableFinished) ctx.clientGone?.abort("client") // a client that leaves aborts its upstream request
         observe(ctx)
       })
       try {
         if (current.cors !== undefined) {
-          if (current.cors.preflight(req.method, req.headers, res)) return
-          current.cors.decorate(req.headers, res)
+          if (current.cors.preflight(ctx)) return
+          current.cors.decorate(req.headers, ctx.responseHeaders)
         }
         const headerCredentials = current.config.auth.enabled ? credentialsOf(req.headers) : undefined
         const credentials = headerCredentials !== undefined && upgrade !== undefined ? withQueryToken(headerCredentials, req.url) : headerCredentials

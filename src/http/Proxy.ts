@@ -19,6 +19,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from "./ProxyHeaders.js
 import { bufferBody, LimitedBody } from "./RequestBody.js"
 import type { RequestContext } from "./RequestContext.js"
 import { encodeFor } from "./Encode.js"
+import { writeHead } from "./ResponseHeaders.js"
 import { makeUpstreamMetrics } from "./UpstreamMetrics.js"
 import { hasBody } from "./Validate.js"
 
@@ -158,10 +159,9 @@ export const makeForwarder = (deps: ProxyDeps) => {
         return leave()
       }
       const headers = clientResponseHeaders(up.headers)
-      for (const name in headers) if (!res.hasHeader(name)) res.setHeader(name, headers[name]!)
-      if (ctx.cache !== undefined) res.setHeader("x-cache", ctx.cache.status)
-      const encoder = encodeFor(ctx, up.status)
-      res.writeHead(up.status)
+      if (ctx.cache !== undefined) ctx.responseHeaders.set("x-cache", ctx.cache.status)
+      const encoder = encodeFor(ctx, up.status, headers)
+      writeHead(ctx, up.status, headers)
       // a copy of at most 1 MiB for the cache and the coalesced followers
       let copy: Array<Buffer> | undefined = observer === undefined ? undefined : []
       let settled = false

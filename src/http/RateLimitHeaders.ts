@@ -1,6 +1,6 @@
-import type { ServerResponse } from "node:http"
 import { type BucketSpec, ceilSeconds, refillSeconds } from "../domain/TokenBucket.js"
 import type { Quota } from "../services/RateLimiter.js"
+import type { ResponseHeaders } from "./ResponseHeaders.js"
 
 /** The header values that depend on the bucket's settings only, built once per compiled spec. */
 const fixed = new WeakMap<BucketSpec, { readonly limit: string; readonly burst: string; readonly policy: string }>()
@@ -14,13 +14,13 @@ const fixedOf = (spec: BucketSpec) => {
 }
 
 /** SPEC §4: the passing bucket with the fewest tokens left, classic and IETF-draft fields. */
-export const setRateLimitHeaders = (res: ServerResponse, q: Quota): void => {
+export const setRateLimitHeaders = (headers: ResponseHeaders, q: Quota): void => {
   const remaining = Math.max(0, Math.floor(q.remaining))
   const { spec } = q
   const f = fixedOf(spec)
-  res.setHeader("x-ratelimit-limit", f.limit)
-  res.setHeader("x-ratelimit-burst", f.burst)
-  res.setHeader("x-ratelimit-remaining", String(remaining))
-  res.setHeader("ratelimit-policy", f.policy)
-  res.setHeader("ratelimit", `"${spec.scope}";r=${remaining};t=${ceilSeconds(q.msUntilToken)}`)
+  headers.set("x-ratelimit-limit", f.limit)
+  headers.set("x-ratelimit-burst", f.burst)
+  headers.set("x-ratelimit-remaining", String(remaining))
+  headers.set("ratelimit-policy", f.policy)
+  headers.set("ratelimit", `"${spec.scope}";r=${remaining};t=${ceilSeconds(q.msUntilToken)}`)
 }

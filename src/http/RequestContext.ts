@@ -6,11 +6,14 @@ import type { RequestTrace } from "../services/Tracing.js"
 import type { AttemptSignal } from "../services/Upstream.js"
 import type { CacheTicket } from "./CacheStage.js"
 import type { Endpoint, Plan } from "./Plan.js"
+import type { ResponseHeaders } from "./ResponseHeaders.js"
 
 /** What one request carries through the pipeline; plain data, passed as an argument. */
 export interface RequestContext {
   readonly req: IncomingMessage
   readonly res: ServerResponse
+  /** The gateway's own response fields, written with the status (ResponseHeaders.ts); never res.setHeader. */
+  readonly responseHeaders: ResponseHeaders
   readonly requestId: string
   /** performance.now() at arrival, for durations. */
   readonly startedAt: number

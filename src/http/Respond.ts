@@ -1,5 +1,6 @@
 import { errorBody, type ErrorReply } from "./ErrorResponse.js"
 import type { RequestContext } from "./RequestContext.js"
+import { writeHead } from "./ResponseHeaders.js"
 
 export const sendBody = (
   ctx: RequestContext,
@@ -16,12 +17,13 @@ export const sendBody = (
   }
   if (res.writableEnded || res.destroyed) return
   ctx.responseBytes = Buffer.byteLength(body)
-  res.setHeader("content-type", contentType)
-  res.setHeader("content-length", ctx.responseBytes)
-  res.setHeader("cache-control", "no-store")
-  if (ctx.cache !== undefined) res.setHeader("x-cache", ctx.cache.status)
-  if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!)
-  res.writeHead(status)
+  const own = ctx.responseHeaders
+  own.set("content-type", contentType)
+  own.set("content-length", ctx.responseBytes)
+  own.set("cache-control", "no-store")
+  if (ctx.cache !== undefined) own.set("x-cache", ctx.cache.status)
+  if (headers !== undefined) for (const name in headers) own.set(name, headers[name]!)
+  writeHead(ctx, status)
   res.end(body)
 }
 
