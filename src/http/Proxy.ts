@@ -15,7 +15,7 @@ import { type GatewayMetrics, methodLabel } from "../services/Metrics.js"
 import type { UpstreamStats } from "../services/UpstreamStats.js"
 import { type AttemptResult, AttemptSignal, type Upstream, type UpstreamResponse } from "../services/Upstream.js"
 import type { ApiEndpoint } from "./Plan.js"
-import { clientResponseHeaders, upstreamRequestHeaders } from "./ProxyHeaders.js"
+import { clientResponseHeaders, setField, upstreamRequestHeaders } from "./ProxyHeaders.js"
 import { bufferBody, LimitedBody } from "./RequestBody.js"
 import type { RequestContext } from "./RequestContext.js"
 import { encodeFor } from "./Encode.js"
@@ -115,7 +115,7 @@ export const makeForwarder = (deps: ProxyDeps) => {
         "http.request.method": method,
         "url.full": `${svc.url}${path}`
       })
-      if (span !== undefined) headers["traceparent"] = formatTraceParent(ctx.traceId!, span.spanId, true)
+      if (span !== undefined) setField(headers, "traceparent", formatTraceParent(ctx.traceId!, span.spanId, true))
       const timeoutMs = Math.min(svc.timeout, deadline - Date.now())
       const onGone = () => signal.abort("client")
       if (gone.aborted) onGone()

@@ -32,30 +32,38 @@ const connectionTokens = (value: string | undefined): Set<string> | undefined =>
   return new Set(lower.split(",").map((t) => t.trim()))
 }
 
-export const upstreamRequestHeaders = (req: IncomingMessage, f: ForwardedFields): Record<string, string> => {
-  // no prototype: a client header named `constructor` or `__proto__` is just a header
-  const out: Record<string, string> = Object.create(null) as Record<string, string>
-  const named = connectionTokens(req.headers.connection)
-  const raw = req.rawHeaders
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase()
+/**
+ * The request's fields as they go upstream: name, value, name, value… (undici takes the flat
+ * list as it is). Read from node's `req.headers`: names lower-cased, a repeated field joined
+ * (Cookie with "; "), and of a repeated singleton (Authorization, Content-Type, Host…) the
+ * first only, the one the gateway itself judged.
+ */
+export const upstreamRequestHeaders = (req: IncomingMessage, f: ForwardedFields): Array<string> => {
+  const out: Array<string> = []
+  const headers = req.headers
+  const named = connectionTokens(headers.connection)
+  for (const name in headers) {
     if (dropped.has(name) || named?.has(name) || (f.hideCredentials && credentials.has(name))) continue
-    const value = raw[i + 1]!
-    const prior = out[name]
-    out[name] = prior === undefined ? value : `${prior}${name === "cookie" ? "; " : ", "}${value}`
+    const value = headers[name]
+    if (value !== undefined) out.push(name, typeof value === "string" ? value : value.join(", ")) // set-cookie, the one array
   }
-  out["x-forwarded-for"] = f.forwardedFor
-  out["x-forwarded-proto"] = f.proto
-  if (f.host !== "") out["x-forwarded-host"] = f.host
-  out["x-request-id"] = f.requestId
-  out["x-gateway-version"] = "1.0.0"
-  out["traceparent"] = f.traceparent
-  if (f.tracestate !== undefined) out["tracestate"] = f.tracestate
-  if (f.identity !== undefined) {
-    out["x-auth-user"] = f.identity.user
-    out["x-auth-role"] = f.identity.role
-  }
+  out.push("x-forwarded-for", f.forwardedFor, "x-forwarded-proto", f.proto)
+  if (f.host !== "") out.push("x-forwarded-host", f.host)
+  out.push("x-request-id", f.requestId, "x-gateway-version", "1.0.0", "traceparent", f.traceparent)
+  if (f.tracestate !== undefined) out.push("tracestate", f.tracestate)
+  if (f.identity !== undefined) out.push("x-auth-user", f.identity.user, "x-auth-role", f.identity.role)
   return out
+}
+
+/** Sets field `name` of a flat list the proxy built (each name there once). */
+export const setField = (fields: Array<string>, name: string, value: string): void => {
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === name) {
+      fields[i + 1] = value
+      return
+    }
+  }
+  fields.push(name, value)
 }
 
 const droppedResponse = new Set([

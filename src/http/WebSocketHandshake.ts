@@ -56,7 +56,7 @@ export const backendHeaders = (ctx: RequestContext, protocols: ReadonlyArray<str
   const { req } = ctx
   const incoming = parseTraceParent(req.headers.traceparent)
   ctx.traceId = incoming?.traceId ?? newTraceId()
-  const headers = upstreamRequestHeaders(req, {
+  const fields = upstreamRequestHeaders(req, {
     host: req.headers.host ?? "",
     requestId: ctx.requestId,
     forwardedFor: ctx.forwardedFor,
@@ -66,6 +66,9 @@ export const backendHeaders = (ctx: RequestContext, protocols: ReadonlyArray<str
     identity: ctx.identity,
     hideCredentials: ctx.plan.config.auth.hide_credentials
   })
+  // ws spreads its own fields into these: an object, with no prototype (a client field named __proto__ is a field)
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>
+  for (let i = 0; i < fields.length; i += 2) headers[fields[i]!] = fields[i + 1]!
   for (const name of handshakeHeaders) delete headers[name]
   delete headers["content-length"]
   if (protocols.length > 0) headers["sec-websocket-protocol"] = protocols.join(", ")

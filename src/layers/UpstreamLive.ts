@@ -179,7 +179,7 @@ export const UpstreamLive = Layer.scoped(
         pools.get(service)!.dispatch({
           method: r.method as "GET",
           path: r.path,
-          headers: r.headers,
+          headers: r.headers as Array<string>, // read, never written
           body: r.body ?? null,
           headersTimeout: r.timeoutMs,
           bodyTimeout: r.timeoutMs

@@ -26,7 +26,8 @@ export interface UpstreamRequest {
   readonly method: string
   /** The client's path and query, unchanged (SPEC §3). */
   readonly path: string
-  readonly headers: Record<string, string>
+  /** name, value, name, value… (ProxyHeaders.upstreamRequestHeaders) */
+  readonly headers: ReadonlyArray<string>
   readonly body: Buffer | Readable | undefined
   readonly signal: AttemptSignal
   readonly timeoutMs: number
