@@ -1,7 +1,7 @@
 // The access log line and the HTTP metrics of one request, recorded when its response
 // closes (finished or aborted). Label children are bound once per method and route.
 import { type BoundCounter, type BoundHistogram, bindCounter, bindHistogram } from "../services/BoundMetrics.js"
-import type { LogSink } from "../services/LogSink.js"
+import type { AccessLine, LogSink } from "../services/LogSink.js"
 import { methodLabel, type GatewayMetrics } from "../services/Metrics.js"
 import type { RequestContext } from "./RequestContext.js"
 
@@ -17,29 +17,8 @@ const secretParams = /(^|&)((?:access_)?token|api_key|apikey|key|password|secret
 /** SPEC §5: never a credential in the log, including a `token` query value. */
 export const redactQuery = (query: string): string => (query === "" ? "" : query.replace(secretParams, "$1$2=REDACTED"))
 
-/**
- * One access log line (SPEC §5): the seed's fields, then trace_id and caller; a request node's
- * parser refused before any handler carries refused_by instead. Every line goes through
- * writeAccessLine, so the two kinds keep the same keys in the same order.
- */
-export type AccessLine = {
-  readonly request_id: string
-  readonly method: string | undefined
-  readonly path: string | undefined
-  readonly route: string
-  readonly query: string
-  readonly status: number
-  readonly duration_ms: number
-  readonly client_ip: string
-  readonly user_agent: string
-  readonly request_size: number
-  readonly response_size: number
-  readonly trace_id?: string | undefined
-  readonly caller?: string | undefined
-  readonly refused_by?: string
-}
-
-export const writeAccessLine = (sink: LogSink["Type"], line: AccessLine): void => sink.write("info", "HTTP request", line)
+/** Every access line goes through here (both kinds: LogSink.AccessLine). */
+export const writeAccessLine = (sink: LogSink["Type"], line: AccessLine): void => sink.access(line)
 
 /** A client that went away before any status: nginx's 499, so it is told apart from a 5xx. */
 const clientClosed = 499

@@ -2,8 +2,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { GatewayConfig } from "../services/GatewayConfig.js"
-import { type Fields, type Level, LogSink } from "../services/LogSink.js"
-import { jsonLine } from "./JsonLine.js"
+import { type AccessLine, accessMessage, type Fields, type Level, LogSink } from "../services/LogSink.js"
+import { accessJson, jsonLine } from "./JsonLine.js"
 import { RotatingFile } from "./RotatingFile.js"
 
 const rank: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 }
@@ -38,6 +38,9 @@ export const LogSinkLive = Layer.scoped(
     const { config } = yield* gatewayConfig.current
     const settings = config.logging
     const format = settings.format === "console" ? consoleLine : jsonFormat
+    const formatAccess = settings.format === "console"
+      ? (line: AccessLine) => consoleLine("info", accessMessage, line)
+      : (line: AccessLine) => accessJson(timestamp(), line)
     const file = settings.output === "file"
       ? new RotatingFile({
         path: settings.file_path,
@@ -68,15 +71,20 @@ export const LogSinkLive = Layer.scoped(
       flush()
       file?.close()
     }))
+    const append = (line: string) => {
+      pending += line
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    }
     return LogSink.of({
       enabled: (level) => rank[level] >= minimum,
       write: (level, message, fields) => {
-        if (rank[level] < minimum) return
-        pending += format(level, message, fields)
-        if (!scheduled) {
-          scheduled = true
-          setImmediate(flush)
-        }
+        if (rank[level] >= minimum) append(format(level, message, fields))
+      },
+      access: (line) => {
+        if (rank.info >= minimum) append(formatAccess(line))
       },
       setLevel: (level) => {
         minimum = rank[level]

@@ -1,6 +1,7 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { jsonLine, remembered } from "../../src/layers/JsonLine.js"
+import { accessJson, jsonLine, remembered } from "../../src/layers/JsonLine.js"
+import type { AccessLine } from "../../src/services/LogSink.js"
 
 const reference = (level: string, ts: string, msg: string, fields: Record<string, unknown>) =>
   `${JSON.stringify({ level, ts, msg, ...fields })}\n`
@@ -40,6 +41,27 @@ describe("jsonLine", () => {
     expect(line).toBe(reference("info", "2026-11-29T09:25:52.123Z", "HTTP request", fields))
     expect(JSON.parse(line)).toMatchObject({ level: "info", msg: "HTTP request", path: "/api/v1/orders/ü\"x", status: 200 })
     expect(line).not.toContain("trace_id")
+  })
+
+  it("writes an access line (both kinds) exactly as jsonLine does, for arbitrary values", () => {
+    const number = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-0, 1e21, NaN, Infinity))
+    const optionalText = fc.option(text, { nil: undefined })
+    const common = {
+      request_id: text, method: optionalText, path: optionalText, route: text, query: text, status: number, duration_ms: number,
+      client_ip: text, user_agent: text, request_size: number, response_size: number
+    }
+    // the two call sites' objects, keys in their order: a handled request, and one node's parser refused
+    const line: fc.Arbitrary<AccessLine> = fc.oneof(
+      fc.record({ ...common, trace_id: optionalText, caller: optionalText }),
+      fc.record({ ...common, refused_by: text })
+    )
+    fc.assert(
+      fc.property(text, line, (ts, l) => {
+        expect(accessJson(ts, l)).toBe(jsonLine("info", ts, "HTTP request", l))
+        expect(accessJson(ts, l)).toBe(reference("info", ts, "HTTP request", l))
+      }),
+      { numRuns: 2_000 }
+    )
   })
 
   it("keeps JSON.stringify's order and overrides for a field named level or an integer-like key", () => {

@@ -1,7 +1,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type Fields, type Level, LogSink } from "../../src/services/LogSink.js"
+import { accessMessage, type Fields, type Level, LogSink } from "../../src/services/LogSink.js"
 
 export interface Captured {
   readonly level: Level
@@ -18,6 +18,7 @@ export const CapturingSink = Layer.effectContext(
     const sink = LogSink.of({
       enabled: () => true,
       write: (level, message, fields) => void lines.push({ level, message, fields }),
+      access: (line) => void lines.push({ level: "info", message: accessMessage, fields: line }),
       setLevel: () => {},
       flush: () => {}
     })
