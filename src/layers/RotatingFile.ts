@@ -29,11 +29,10 @@ export class RotatingFile {
     this.size = statSync(settings.path).size
   }
 
-  write(text: string): void {
-    const bytes = Buffer.byteLength(text)
-    if (this.size > 0 && this.size + bytes > this.settings.maxBytes) this.rotate()
-    writeSync(this.fd, text)
-    this.size += bytes
+  write(bytes: Uint8Array): void {
+    if (this.size > 0 && this.size + bytes.length > this.settings.maxBytes) this.rotate()
+    writeSync(this.fd, bytes)
+    this.size += bytes.length
   }
 
   close(): void {
