@@ -4,15 +4,10 @@
 // (test/layers/JsonLine.test.ts checks that over arbitrary fields); a line this code
 // would not write the same way (a field named like a leading key, or an integer-like
 // key, which object spread would reorder) goes through JSON.stringify itself.
+import { jsonString } from "../domain/JsonString.js"
 import type { AccessLine } from "../services/LogSink.js"
 
-// what JSON.stringify writes unchanged between quotes: no quote, backslash, control
-// character or surrogate (a lone surrogate is escaped; a pair is not, but is rare here)
-// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
-const plain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/
-
-/** JSON.stringify of a string, without its call for the common string that needs no escape. */
-export const jsonString = (s: string): string => (plain.test(s) ? `"${s}"` : JSON.stringify(s))
+export { jsonString }
 
 /** JSON.stringify(v), or undefined for what an object property skips. */
 const jsonValue = (v: unknown): string | undefined => {

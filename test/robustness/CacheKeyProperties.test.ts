@@ -113,6 +113,17 @@ describe("CacheKeyProperties", () => {
   })
 
   describe("cacheKey", () => {
+    it("hashes the JSON of [method, path, sorted query, identity], for any strings (the keys a shared Redis already holds stay valid)", () => {
+      const any = fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.constantFrom("", "\"", "\\", "\u0000", "\ud800", "😀"))
+      fc.assert(
+        fc.property(any, any, any, fc.boolean(), (p, q, id, shared) => {
+          const r = rule(shared)
+          assert.strictEqual(baseKey({ rule: r, path: p, query: q, identity: id }), JSON.stringify(["GET", p, sortedQuery(q), shared ? "" : id]))
+        }),
+        { numRuns: 2_000 }
+      )
+    })
+
     it("is gw:cache:v1:<prefix>:<sha256> and the same for the same request", () => {
       fc.assert(
         fc.property(path, pairs, identity, fc.boolean(), (p, ps, id, shared) => {
