@@ -42,7 +42,10 @@ import { ResponseHeaders } from "./ResponseHeaders.js"
 
 export class Handler extends Context.Tag("gateway/Handler")<
   Handler,
-  { readonly handle: (req: IncomingMessage, res: ServerResponse, upgrade?: RequestContext["upgrade"]) => void }
+  {
+    /** `closed` runs when the response closes (finished or aborted), before it is logged and counted. */
+    readonly handle: (req: IncomingMessage, res: ServerResponse, upgrade?: RequestContext["upgrade"], closed?: () => void) => void
+  }
 >() {}
 
 export const HandlerLive = Layer.scoped(
@@ -115,7 +118,7 @@ export const HandlerLive = Layer.scoped(
       }
     }
 
-    const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: RequestContext["upgrade"]): void => {
+    const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: RequestContext["upgrade"], closed?: () => void): void => {
       const current = plan
       const requestId = pickRequestId(req.headers["x-request-id"], randomUUID)
       const length = req.headers["content-length"]
@@ -145,6 +148,11 @@ export const HandlerLive = Layer.scoped(
         requestBytes: length === undefined ? 0 : Number(length) || 0,
         responseBytes: 0
       }
+      res.on("close", () => { // emitted once; `on` skips once's wrapper
+        closed?.()
+        if (!res.writableFinished) ctx.clientGone?.abort("client") // a client that leaves aborts its upstream request
+        observe(ctx)
+      })
       const trace = (ctx.trace = !tracing.enabled ? undefined : tracing.start({
         method: req.method ?? "GET",
         startedAt: ctx.startedAt,
@@ -161,10 +169,6 @@ export const HandlerLive = Layer.scoped(
       if (trace !== undefined) ctx.traceId = trace.traceId
       ctx.responseHeaders.set("x-request-id", requestId)
       if (lifecycle.isShuttingDown()) ctx.responseHeaders.set("connection", "close")
-      res.on("close", () => { // emitted once; `on` skips once's wrapper
-        if (!res.writableFinished) ctx.clientGone?.abort("client") // a client that leaves aborts its upstream request
-        observe(ctx)
-      })
       try {
         if (current.cors !== undefined) {
           if (current.cors.preflight(ctx)) return

@@ -84,12 +84,19 @@ export const ServerLive = Layer.scoped(
 
     let inFlight = 0
     let onDrained: (() => void) | undefined
+    const closed = () => {
+      if (--inFlight === 0) onDrained?.()
+    }
+    // counted out by the handler's own close listener (one listener a response, not two); a
+    // throw out of the handler comes before it listens (it catches everything after)
     const counted = (req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Socket; head: Buffer }) => {
       inFlight++
-      res.on("close", () => { // emitted once; `on` skips once's wrapper
-        if (--inFlight === 0) onDrained?.()
-      })
-      handle(req, res, upgrade)
+      try {
+        handle(req, res, upgrade, closed)
+      } catch (defect) {
+        closed()
+        throw defect
+      }
     }
 
     const options: ServerOptions = {
