@@ -66,9 +66,11 @@ export interface KeyParts {
   readonly identity: string
 }
 
-/** The part of the key known before the response: what its Vary names are learned against. */
-// JSON, not a separator: no user id or header value can make two keys' parts line up
-/** JSON.stringify(["GET", path, sorted query, identity]), written by hand (no generic walk: ~0.3 µs a cache hit). */
+/**
+ * The part of the key known before the response: what its Vary names are learned against.
+ * JSON, not a separator: no user id or header value can make two keys' parts line up. It is
+ * JSON.stringify(["GET", path, sorted query, identity]), written by hand (no generic walk).
+ */
 export const baseKey = (p: KeyParts): string =>
   `["GET",${jsonString(p.path)},${jsonString(sortedQuery(p.query))},${jsonString(p.rule.shared ? "" : p.identity)}]`
 

@@ -153,23 +153,23 @@ export const HandlerLive = Layer.scoped(
         if (!res.writableFinished) ctx.clientGone?.abort("client") // a client that leaves aborts its upstream request
         observe(ctx)
       })
-      const trace = (ctx.trace = !tracing.enabled ? undefined : tracing.start({
-        method: req.method ?? "GET",
-        startedAt: ctx.startedAt,
-        traceparent: req.headers.traceparent,
-        attributes: () => ({
-          "http.request.method": req.method ?? "GET",
-          "url.path": (req.url ?? "/").split("?")[0]!,
-          "url.scheme": ctx.proto,
-          "client.address": ctx.clientIp,
-          "network.protocol.version": req.httpVersion,
-          "user_agent.original": req.headers["user-agent"] ?? ""
-        })
-      }))
-      if (trace !== undefined) ctx.traceId = trace.traceId
-      ctx.responseHeaders.set("x-request-id", requestId)
-      if (lifecycle.isShuttingDown()) ctx.responseHeaders.set("connection", "close")
       try {
+        ctx.responseHeaders.set("x-request-id", requestId)
+        if (lifecycle.isShuttingDown()) ctx.responseHeaders.set("connection", "close")
+        const trace = (ctx.trace = !tracing.enabled ? undefined : tracing.start({
+          method: req.method ?? "GET",
+          startedAt: ctx.startedAt,
+          traceparent: req.headers.traceparent,
+          attributes: () => ({
+            "http.request.method": req.method ?? "GET",
+            "url.path": (req.url ?? "/").split("?")[0]!,
+            "url.scheme": ctx.proto,
+            "client.address": ctx.clientIp,
+            "network.protocol.version": req.httpVersion,
+            "user_agent.original": req.headers["user-agent"] ?? ""
+          })
+        }))
+        if (trace !== undefined) ctx.traceId = trace.traceId
         if (current.cors !== undefined) {
           if (current.cors.preflight(ctx)) return
           current.cors.decorate(req.headers, ctx.responseHeaders)

@@ -88,7 +88,7 @@ export const ServerLive = Layer.scoped(
       if (--inFlight === 0) onDrained?.()
     }
     // counted out by the handler's own close listener (one listener a response, not two); a
-    // throw out of the handler comes before it listens (it catches everything after)
+    // throw out of the handler comes before it listens (it answers 500 for anything after)
     const counted = (req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Socket; head: Buffer }) => {
       inFlight++
       try {

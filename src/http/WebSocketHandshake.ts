@@ -66,7 +66,7 @@ export const backendHeaders = (ctx: RequestContext, protocols: ReadonlyArray<str
     identity: ctx.identity,
     hideCredentials: ctx.plan.config.auth.hide_credentials
   })
-  // ws spreads its own fields into these: an object, with no prototype (a client field named __proto__ is a field)
+  // ws spreads its own fields into these: an object, without a prototype (the names are the client's)
   const headers: Record<string, string> = Object.create(null) as Record<string, string>
   for (let i = 0; i < fields.length; i += 2) headers[fields[i]!] = fields[i + 1]!
   for (const name of handshakeHeaders) delete headers[name]

@@ -7,8 +7,6 @@
 import { jsonString } from "../domain/JsonString.js"
 import type { AccessLine } from "../services/LogSink.js"
 
-export { jsonString }
-
 /** JSON.stringify(v), or undefined for what an object property skips. */
 const jsonValue = (v: unknown): string | undefined => {
   switch (typeof v) {

@@ -32,7 +32,8 @@ const consoleLine = (level: Level, message: string, fields: Fields): string => {
 
 // Lines are batched per event-loop turn: one write call under load instead of one per line.
 // Each line is encoded into one reused buffer as it is made, so the turn's lines are not kept
-// alive as strings until the flush and encoded there (~0.8 µs a request on a cache hit).
+// alive as strings until the flush and encoded there (a cache hit: 30.5 → 28.5 µs of CPU in one
+// interleaved comparison, within noise in another).
 const batchBytes = 256 * 1024
 export const LogSinkLive = Layer.scoped(
   LogSink,

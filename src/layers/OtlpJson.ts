@@ -9,7 +9,8 @@
 import type { Attributes, AttributeValue, HrTime, Link, SpanContext } from "@opentelemetry/api"
 import type { IExportTraceServiceResponse, ISerializer } from "@opentelemetry/otlp-transformer"
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base"
-import { remembered, jsonString as str } from "./JsonLine.js"
+import { jsonString as str } from "../domain/JsonString.js"
+import { remembered } from "./JsonLine.js"
 import { millisNanos, SpanRecord } from "./SpanRecord.js"
 
 /** Nanoseconds since the epoch as a decimal string (OTLP JSON's fixed64), without a BigInt. */
