@@ -55,17 +55,6 @@ export const upstreamRequestHeaders = (req: IncomingMessage, f: ForwardedFields)
   return out
 }
 
-/** Sets field `name` of a flat list the proxy built (each name there once). */
-export const setField = (fields: Array<string>, name: string, value: string): void => {
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === name) {
-      fields[i + 1] = value
-      return
-    }
-  }
-  fields.push(name, value)
-}
-
 const droppedResponse = new Set([
   "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "server", "x-powered-by"
 ])

@@ -9,6 +9,7 @@
 // of CPU (interleaved, 2026-11-29). Nothing may call res.setHeader on a gateway response:
 // node would then take its slow path, merging the list into the stored fields one by one.
 import { type OutgoingHttpHeader, STATUS_CODES } from "node:http"
+import { indexOfField, setField } from "./FieldList.js"
 import type { RequestContext } from "./RequestContext.js"
 
 export type FieldValue = string | number | ReadonlyArray<string>
@@ -17,16 +18,8 @@ export type FieldValue = string | number | ReadonlyArray<string>
 export class ResponseHeaders {
   readonly fields: Array<string | FieldValue | undefined> = []
 
-  private indexOf(name: string): number {
-    const fields = this.fields
-    for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return i
-    return -1
-  }
-
   set(name: string, value: FieldValue): void {
-    const i = this.indexOf(name)
-    if (i === -1) this.fields.push(name, value)
-    else this.fields[i + 1] = value
+    setField(this.fields, name, value)
   }
 
   /** A list-valued field (Vary): the value joins what is there. */
@@ -37,19 +30,17 @@ export class ResponseHeaders {
 
   /** The field is the gateway's to decide, and absent: a backend's value is dropped too. */
   withhold(name: string): void {
-    const i = this.indexOf(name)
-    if (i === -1) this.fields.push(name, undefined)
-    else this.fields[i + 1] = undefined
+    setField(this.fields, name, undefined)
   }
 
   get(name: string): FieldValue | undefined {
-    const i = this.indexOf(name)
+    const i = indexOfField(this.fields, name)
     return i === -1 ? undefined : (this.fields[i + 1] as FieldValue | undefined)
   }
 
   /** Whether the gateway decides this field (set or withheld). */
   decides(name: string): boolean {
-    return this.indexOf(name) !== -1
+    return indexOfField(this.fields, name) !== -1
   }
 }
 

@@ -4,7 +4,7 @@
 // cost a few objects. They implement the SDK's ReadableSpan, so the SDK's BatchSpanProcessor
 // batches them and any SDK exporter or serializer reads them (test/tracing/SpanRecord.test.ts
 // checks them against the SDK's own JSON serializer).
-import { type HrTime, type SpanContext, SpanKind, type SpanStatus, SpanStatusCode } from "@opentelemetry/api"
+import { type HrTime, type SpanContext, SpanKind, type SpanStatus, SpanStatusCode, TraceFlags } from "@opentelemetry/api"
 import type { InstrumentationScope } from "@opentelemetry/core"
 import type { Resource } from "@opentelemetry/resources"
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base"
@@ -19,7 +19,6 @@ export interface SpanSink {
 
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET })
 const NONE: Array<never> = []
-const SAMPLED = 1 // TraceFlags.SAMPLED: only sampled requests get records
 
 /** Milliseconds since the epoch now, from the monotonic clock (as the SDK reads time). */
 export const epochMillis = (monotonic: number = performance.now()): number => performance.timeOrigin + monotonic
@@ -80,7 +79,7 @@ export class SpanRecord implements ReadableSpan, ChildSpan {
   ) {
     this.name = name
     this.kind = kind
-    this.context = { traceId, spanId, traceFlags: SAMPLED }
+    this.context = { traceId, spanId, traceFlags: TraceFlags.SAMPLED } // only sampled requests get records
     if (parent !== undefined) this.parentSpanContext = parent
     this.attributes = attributes === undefined ? {} : (attributes as Record<string, string | number | boolean>) // the caller's fresh object, kept
     this.resource = sink.resource

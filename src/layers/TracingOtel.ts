@@ -6,7 +6,7 @@
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import * as Resource from "@effect/opentelemetry/Resource"
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
-import { type SpanContext, SpanKind } from "@opentelemetry/api"
+import { type SpanContext, SpanKind, TraceFlags } from "@opentelemetry/api"
 import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base"
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http"
 import { TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer"
@@ -66,7 +66,7 @@ const TracingOtel = (processor: BatchSpanProcessor) => Layer.effect(
         const traceId = incoming?.traceId ?? newTraceId()
         const remote: SpanContext | undefined = incoming === undefined
           ? undefined
-          : { traceId, spanId: incoming.parentSpanId!, traceFlags: 1, isRemote: true }
+          : { traceId, spanId: incoming.parentSpanId!, traceFlags: TraceFlags.SAMPLED, isRemote: true }
         const server = new SpanRecord(sink, method, SpanKind.SERVER, traceId, newSpanId(), remote, epochMillis(startedAt), attributes())
         return new SampledRequest(sink, server, method)
       }
