@@ -4,7 +4,7 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { IncomingHttpHeaders, ServerResponse } from "node:http"
-import { anonymousIdentity, baseKey, cacheableResponse, cacheKey, type CacheRule, varyNames } from "../domain/CacheRules.js"
+import { anonymousIdentity, cacheableResponse, cacheKey, type CacheRule, varyNames } from "../domain/CacheRules.js"
 import type { GatewayError } from "../domain/Errors.js"
 import { LruMap } from "../domain/LruMap.js"
 import type { Identity } from "../services/Auth.js"
@@ -59,10 +59,10 @@ export const makeCacheKeys = (capacity: number) => {
     return key
   }
   return {
-    ticket: (rule: CacheRule, ctx: RequestContext, identity: string): CacheTicket => {
-      const base = baseKey({ rule, path: ctx.target!.normalized, query: ctx.target!.query, identity })
+    /** `base`: the request's baseKey (the resolver keeps a shared rule's). */
+    ticket: (rule: CacheRule, base: string, headers: IncomingHttpHeaders): CacheTicket => {
       const names = vary.get(base) ?? []
-      const values = names.map((n) => [n, String(ctx.req.headers[n] ?? "")] as const)
+      const values = names.map((n) => [n, String(headers[n] ?? "")] as const)
       return { rule, base, key: keyOf(rule, base, values), status: "MISS" }
     },
     /** The key a response will be stored under, now that its Vary is known; undefined if not storable. */

@@ -7,9 +7,9 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import { baseKey } from "../domain/CacheRules.js"
 import { BadRequest, Forbidden, type GatewayError, MethodNotAllowed, NotFound, UpgradeRequired } from "../domain/Errors.js"
-import { ruleFor } from "../domain/CacheRules.js"
-import { bucketsFor } from "../domain/RateLimits.js"
+import { withClient } from "../domain/RateLimits.js"
 import { satisfies } from "../domain/Role.js"
 import type { Auth, Credentials } from "../services/Auth.js"
 import type { Breaker, Ticket } from "../services/Breaker.js"
@@ -59,12 +59,14 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     return c
   }
   return eager(function* (ctx: RequestContext, credentials: Credentials | undefined) {
-    const target = yield* validate(ctx.req, ctx.plan.config.server.max_body_bytes)
+    const method = ctx.req.method ?? ""
+    const resolved = ctx.plan.resolver.resolve(method, ctx.req.url ?? "")
+    const target = yield* validate(ctx.req, ctx.plan.config.server.max_body_bytes, resolved.target)
     ctx.target = target
-    const match = ctx.plan.router.match(ctx.req.method ?? "", target.segments)
+    const match = resolved.match!
     if (match._tag === "Found") ctx.endpoint = match.route
     // every request passes the limits, unmatched paths and public endpoints included
-    const buckets = bucketsFor(ctx.plan.limits, target.normalized, target.raw, ctx.clientIp)
+    const buckets = withClient(ctx.plan.limits, resolved.buckets, ctx.clientIp)
     if (buckets.length > 0) {
       const quota = yield* tapFailure(traced(ctx, "rate limit", () => deps.limiter.check(buckets)), (e) =>
         deps.metrics.rateLimitExceeded.inc({ endpoint: ctx.endpoint?.template ?? "unmatched", limiter_type: e.scope }))
@@ -87,9 +89,10 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     }
     if (endpoint.kind === "websocket") return { _tag: "Upgrade" } as const
     if (ctx.upgrade !== undefined) return yield* Exit.fail(new BadRequest({ reason: "an upgrade is only accepted on websocket.path" }))
-    const rule = ruleFor(ctx.plan.cacheRules, ctx.req.method ?? "", target.normalized)
+    const rule = resolved.rule
     if (rule !== undefined) {
-      const cache = (ctx.cache = deps.cacheKeys.ticket(rule, ctx, identityFor(ctx.identity, ctx.req.headers)))
+      const base = resolved.sharedBase ?? baseKey({ rule, path: target.normalized, query: target.query, identity: identityFor(ctx.identity, ctx.req.headers) })
+      const cache = (ctx.cache = deps.cacheKeys.ticket(rule, base, ctx.req.headers))
       const found = yield* exitOf(traced(ctx, "cache lookup", () => deps.cache.lookup(cache.key)))
       if (Exit.isFailure(found)) {
         if (!Cause.isFailure(found.cause)) return yield* Exit.die(Cause.squash(found.cause)) // a defect, not a store failure

@@ -8,6 +8,7 @@ import { compileRateLimits, type RateLimits } from "../domain/RateLimits.js"
 import { type ApiRoute, apiRoutes } from "../domain/RouteTable.js"
 import { makeRouter, type Router } from "../domain/Router.js"
 import { type CorsPolicy, makeCorsPolicy } from "./Cors.js"
+import { makeResolver, type Resolver } from "./Resolve.js"
 
 export type PublicName = "health" | "liveness" | "readiness" | "version" | "metrics" | "openapi"
 
@@ -34,6 +35,8 @@ export interface Plan {
   readonly trustedProxies: TrustedProxies
   readonly limits: RateLimits
   readonly cacheRules: CacheRules
+  /** What each target means under this snapshot, remembered (Resolve.ts). */
+  readonly resolver: Resolver<Endpoint>
   readonly errorDetails: boolean
   readonly accessLog: boolean
 }
@@ -52,19 +55,26 @@ export const publicEndpoints = (config: GatewayConfig): Array<PublicEndpoint> =>
   return list
 }
 
+/** Distinct targets (per method) whose resolution a plan keeps: ~0.5 KB each at most. */
+export const rememberedTargets = 4096
+
 export const compilePlan = (config: GatewayConfig): Plan => {
   const endpoints: Array<Endpoint> = [
     ...apiRoutes.map((r): ApiEndpoint => ({ ...r, kind: "api" })),
     ...publicEndpoints(config)
   ]
   if (config.websocket.enabled) endpoints.push({ kind: "websocket", method: "GET", template: config.websocket.path })
+  const router = makeRouter(endpoints)
+  const limits = compileRateLimits(config)
+  const cacheRules = compileCacheRules(config)
   return {
     config,
-    router: makeRouter(endpoints),
+    router,
     cors: config.cors.enabled ? makeCorsPolicy(config.cors) : undefined,
     trustedProxies: makeTrustedProxies(config.server.trusted_proxies),
-    limits: compileRateLimits(config),
-    cacheRules: compileCacheRules(config),
+    limits,
+    cacheRules,
+    resolver: makeResolver({ router, limits, cacheRules, capacity: rememberedTargets }),
     errorDetails: config.features.enable_error_details,
     accessLog: config.features.enable_access_log
   }

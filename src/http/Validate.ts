@@ -3,7 +3,7 @@
 import * as Exit from "effect/Exit"
 import type { IncomingMessage } from "node:http"
 import { BadRequest, BodyTooLarge, HeadersTooLarge, UnsupportedMediaType } from "../domain/Errors.js"
-import { isRefusal, parseTarget, type RequestPath } from "../domain/RequestPath.js"
+import { isRefusal, type ParsedTarget, type RequestPath } from "../domain/RequestPath.js"
 
 const jsonType = /^application\/(?:json|[a-z0-9!#$&^_.+-]+\+json)\s*(?:;|$)/i
 
@@ -34,12 +34,12 @@ export const hasBody = (req: IncomingMessage): boolean => {
 /** node:http's parser keeps 2000 name/value entries (1000 headers) and drops the rest without a word. */
 const nodeMaxHeaderEntries = 2000
 
-export const validate = (req: IncomingMessage, maxBodyBytes: number): Exit.Exit<RequestPath, BadRequest | BodyTooLarge | HeadersTooLarge | UnsupportedMediaType> => {
+/** `target` is parseTarget(req.url), worked out (and remembered) by the plan's resolver. */
+export const validate = (req: IncomingMessage, maxBodyBytes: number, target: ParsedTarget): Exit.Exit<RequestPath, BadRequest | BodyTooLarge | HeadersTooLarge | UnsupportedMediaType> => {
   // node reads a request line without a version as HTTP/0.9: not HTTP/1.x, refused (SPEC §6)
   if (req.httpVersionMajor !== 1) return Exit.fail(new BadRequest({ reason: `unsupported HTTP version ${req.httpVersion}` }))
   // a head cut at node's count would hide a Content-Length, a second X-API-Key… from every check (SPEC §6)
   if (req.rawHeaders.length >= nodeMaxHeaderEntries) return Exit.fail(new HeadersTooLarge())
-  const target = parseTarget(req.url ?? "")
   if (isRefusal(target)) return Exit.fail(new BadRequest({ reason: `refused path: ${target}` }))
   const duplicated = duplicatedSingleton(req.rawHeaders)
   if (duplicated !== undefined) return Exit.fail(new BadRequest({ reason: duplicated }))

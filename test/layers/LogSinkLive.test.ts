@@ -2,7 +2,7 @@
 // into one batch buffer and written once per event-loop turn. Every line arrives whole and in
 // order: across many batches filled in one turn, with text UTF-8 needs 2–4 bytes for (lines
 // that would fit the batch by their length but not by their bytes), with a line longer than a
-// batch, and what is pending when the layer closes.
+// batch (a log line or an access line), and what is pending when the layer closes.
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -31,13 +31,15 @@ describe("LogSinkLive (file output)", () => {
       Effect.gen(function* () {
         const path = join(dir, "gateway.log")
         const texts = ["plain", "ü and 😀 and \u2028", "lone \ud800 surrogate", "é".repeat(100_000), "after the long one", "ü".repeat(60_000)]
+        // access lines too, with text to escape and one longer than a batch
+        const agents = ["tést", "curl/8 \"quoted\"\n", "x".repeat(100_000), "plain", "😀"]
         yield* Effect.scoped(Effect.gen(function* () {
           const sink = yield* LogSink
           for (let i = 0; i < 3_000; i++) {
             sink.write("info", "line", { n: i, text: texts[i % 7 === 0 ? (i / 7) % texts.length : 0] })
             if (i % 500 === 0) sink.access({
               request_id: `r${i}`, method: "GET", path: "/ü", route: "unmatched", query: "", status: 200, duration_ms: 0.5,
-              client_ip: "::1", user_agent: "tést", request_size: 0, response_size: 1, caller: undefined
+              client_ip: "::1", user_agent: agents[(i / 500) % agents.length]!, request_size: 0, response_size: 1, caller: undefined
             })
             sink.write("debug", "below the level", { n: i })
           }
@@ -46,11 +48,10 @@ describe("LogSinkLive (file output)", () => {
         const numbered = lines.filter((l) => l.msg === "line")
         assert.deepStrictEqual(numbered.map((l) => l.n), Array.from({ length: 3_000 }, (_, i) => i))
         numbered.forEach((l, i) => assert.strictEqual(l.text, texts[i % 7 === 0 ? (i / 7) % texts.length : 0]!, `line ${i}`))
-        assert.deepStrictEqual(lines.filter((l) => l.msg === "HTTP request").map((l) => [l.request_id, l.path, l.user_agent]), [0, 500, 1_000, 1_500, 2_000, 2_500].map((i) => [`r${i}`, "/ü", "tést"]))
+        assert.deepStrictEqual(lines.filter((l) => l.msg === "HTTP request").map((l) => [l.request_id, l.path, l.user_agent]), [0, 500, 1_000, 1_500, 2_000, 2_500].map((i) => [`r${i}`, "/ü", agents[(i / 500) % agents.length]]))
         assert.isFalse(lines.some((l) => l.msg === "below the level"))
         // the access lines sit where they were written, each after line n
-        const at = lines.findIndex((l) => l.request_id === "r500")
-        assert.strictEqual(lines[at - 1]!.n, 500)
+        for (const id of [500, 1_000, 1_500]) assert.strictEqual(lines[lines.findIndex((l) => l.request_id === `r${id}`) - 1]!.n, id)
       })))
 
   it.effect("writes a turn's lines once the turn ends, without waiting for the layer to close", () =>
