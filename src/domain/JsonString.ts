@@ -6,4 +6,7 @@
 // eslint-disable-next-line no-control-regex -- the control characters are what it looks for
 const plain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/
 
+/** Whether JSON.stringify(s) is s between quotes. */
+export const isPlain = (s: string): boolean => plain.test(s)
+
 export const jsonString = (s: string): string => (plain.test(s) ? `"${s}"` : JSON.stringify(s))

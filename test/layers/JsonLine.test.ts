@@ -64,6 +64,16 @@ describe("jsonLine", () => {
     )
   })
 
+  it("writes a line with nothing to escape (the common one) and one with a value to escape alike", () => {
+    const plain: AccessLine = {
+      request_id: "3e6e677d-9237-4313-951a-cea4369fe807", method: "GET", path: "/api/v1/market-data/ticker/BTC-USD", route: "/api/v1/market-data/ticker/:symbol",
+      query: "", status: 200, duration_ms: 0.61, client_ip: "127.0.0.1", user_agent: "", request_size: 0, response_size: 104, trace_id: undefined, caller: "bench"
+    }
+    for (const l of [plain, { ...plain, user_agent: "curl \"8\"" }, { ...plain, caller: "ü\n" }, { ...plain, status: NaN, duration_ms: -0 }]) {
+      expect(accessJson("2026-11-29T19:20:00.000Z", l)).toBe(reference("info", "2026-11-29T19:20:00.000Z", "HTTP request", l))
+    }
+  })
+
   it("keeps JSON.stringify's order and overrides for a field named level or an integer-like key", () => {
     expect(jsonLine("info", "t", "m", { level: "x", 2: "b", a: 1 })).toBe(`{"2":"b","level":"x","ts":"t","msg":"m","a":1}\n`)
   })
