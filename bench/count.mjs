@@ -1,0 +1,75 @@
+// `npm run bench:count`: user-space instructions per request, counted by callgrind, for
+// comparing two builds on a machine whose speed will not hold still (a time-based A/B needs
+// the same speed for both; an instruction count does not). The gateway runs under
+// `valgrind --tool=callgrind` with counting off, is warmed up, then counts while a fixed number of
+// requests go through; the count over the answered requests is printed. Paired runs of two
+// builds agree within ~3 %; what valgrind's slowness changes (more event-loop turns, a new
+// log timestamp per line) is the same for both.
+//
+//   node bench/count.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied] [--warm 16000] [--count 4000]
+//
+// hit: cache hits (memory store), API key, the bench config's limits, access log on;
+// proxied: the same GET without the cache. Needs valgrind (Debian: apt-get install valgrind).
+// Loopback only; stops by itself (bounded waits, helpers die with this process).
+import autocannon from "autocannon"
+import { execFileSync, spawn } from "node:child_process"
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
+import { API_KEY, childEnv, children, commandWorks, deepMerge, freePort, gatewayConfig, makeTmpDir, probe, ROOT, runMain, startScript } from "./harness.mjs"
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback
+}
+const bundle = resolve(arg("bundle", join(ROOT, "dist", "gateway.mjs")))
+const scenario = arg("scenario", "hit")
+const warm = Number(arg("warm", 16_000))
+const count = Number(arg("count", 4_000))
+const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {} }
+
+let child
+const main = async () => {
+  if (!(scenario in PATCHES)) throw new Error(`--scenario: hit or proxied, not ${scenario}`)
+  if (!Number.isInteger(warm) || warm < 0 || !Number.isInteger(count) || count < 1) throw new Error("--warm and --count: whole numbers (count ≥ 1)")
+  if (!commandWorks("valgrind", ["--version"]) || !commandWorks("callgrind_control", ["--version"])) throw new Error("valgrind is missing (Debian: apt-get install valgrind)")
+  const pinning = { pinned: false }
+  const backend = await startScript("backend", "backend.mjs", { pinning })
+  const port = await freePort()
+  const dir = makeTmpDir()
+  const configPath = join(dir, "count.json")
+  writeFileSync(configPath, JSON.stringify(deepMerge(gatewayConfig({ port, backend: `http://127.0.0.1:${backend.port}` }), PATCHES[scenario])))
+  const out = join(dir, "callgrind.out")
+  child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}`, process.execPath, bundle], {
+    cwd: ROOT, env: childEnv({ CONFIG_PATH: configPath }), stdio: ["ignore", "ignore", "pipe"]
+  })
+  children.add(child) // stopped with the helpers, on errors and signals too
+  let stderr = ""
+  child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4_000)))
+  const deadline = Date.now() + 120_000 // start-up is ~50× slower under valgrind
+  while ((await probe(port, "/health/liveness")).status !== 200) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the gateway did not become ready under valgrind:\n${stderr}`)
+    await sleep(500)
+  }
+  const load = (amount) => new Promise((done, fail) => autocannon({
+    url: `http://127.0.0.1:${port}/api/v1/market-data/ticker/BTC-USD`, connections: 16, amount, timeout: 60, headers: { "x-api-key": API_KEY }
+  }, (e, r) => (e ? fail(e) : done(r))))
+  if (warm > 0) await load(warm)
+  execFileSync("callgrind_control", ["-i", "on", String(child.pid)], { stdio: "ignore", timeout: 30_000 })
+  const result = await load(count)
+  execFileSync("callgrind_control", ["-d", String(child.pid)], { stdio: "ignore", timeout: 60_000 })
+  const dumps = readdirSync(dir).filter((f) => f.startsWith("callgrind.out"))
+  let instructions = 0
+  for (const f of dumps) {
+    const m = /^summary: (\d+)/m.exec(readFileSync(join(dir, f), "utf8"))
+    if (m) instructions = Math.max(instructions, Number(m[1]))
+    rmSync(join(dir, f))
+  }
+  if (result["2xx"] !== count || instructions === 0) throw new Error(`${result["2xx"]} of ${count} requests answered 2xx; ${instructions} instructions counted`)
+  console.log(`${bundle} ${scenario}: ${(instructions / count / 1000).toFixed(1)}k instructions a request (${count} counted after ${warm} to warm up)`)
+}
+
+runMain("count", main, {
+  abort: () => child?.kill("SIGKILL"),
+  isAborted: () => false
+})
