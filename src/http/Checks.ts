@@ -63,7 +63,7 @@ export const makeChecks = (deps: ChecksDeps): (ctx: RequestContext, credentials:
     const resolved = ctx.plan.resolver.resolve(method, ctx.req.url ?? "")
     const target = yield* validate(ctx.req, ctx.plan.config.server.max_body_bytes, resolved.target)
     ctx.target = target
-    const match = resolved.match!
+    const match = resolved.match! // defined: validate refused the targets the resolver found refused
     if (match._tag === "Found") ctx.endpoint = match.route
     // every request passes the limits, unmatched paths and public endpoints included
     const buckets = withClient(ctx.plan.limits, resolved.buckets, ctx.clientIp)

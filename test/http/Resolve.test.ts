@@ -59,7 +59,7 @@ describe("plan resolver", () => {
     )
   })
 
-  it("remembers a target per method: the same answer object until it is dropped", () => {
+  it("remembers GET targets only, each until it is dropped: the same answer object meanwhile", () => {
     const resolver = makeResolver({ router: plan.router, limits: plan.limits, cacheRules: plan.cacheRules, capacity: 8 })
     const url = "/api/v1/market-data/ticker/BTC-USD"
     const get = resolver.resolve("GET", url)
@@ -67,7 +67,11 @@ describe("plan resolver", () => {
     expect(get.rule?.prefix).toBe("/api/v1/market-data")
     const head = resolver.resolve("HEAD", url)
     expect(head).not.toBe(get)
-    expect(head.rule).toBeUndefined() // only GETs are cached: the method is part of what is remembered
+    expect(head.rule).toBeUndefined() // only GETs are cached: a HEAD is not answered with the GET's resolution
+    // other methods are worked out each time: their count cannot multiply what is kept
+    const post = resolver.resolve("POST", "/api/v1/orders")
+    expect(resolver.resolve("POST", "/api/v1/orders")).not.toBe(post)
+    expect(resolver.resolve("POST", "/api/v1/orders")).toEqual(post)
     // more distinct targets than the capacity: the first is dropped and worked out anew
     for (let i = 0; i < 8; i++) resolver.resolve("GET", `/api/v1/orders/${i}`)
     const again = resolver.resolve("GET", url)
