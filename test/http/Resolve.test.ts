@@ -1,6 +1,7 @@
-// The plan's resolver (src/http/Resolve.ts): what a target means, worked out once and
-// remembered. It must answer exactly what working it out each time answers, for any target
-// (refused ones included), keep at most its capacity, and not remember what is too long.
+// The plan's resolver (src/http/Resolve.ts): what a GET target means, worked out once and
+// remembered. It must answer exactly what working it out each time answers (the checks' code
+// before it, `direct` below), for any method and target (refused ones included), keep at most
+// its capacity, and remember neither other methods nor what is too long.
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { baseKey, ruleFor } from "../../src/domain/CacheRules.js"
