@@ -5,7 +5,7 @@
 // would not write the same way (a field named like a leading key, or an integer-like
 // key, which object spread would reorder) goes through JSON.stringify itself.
 import { isPlain, jsonString } from "../domain/JsonString.js"
-import type { AccessLine } from "../services/LogSink.js"
+import { type AccessLine, accessMessage } from "../services/LogSink.js"
 
 /** JSON.stringify(v), or undefined for what an object property skips. */
 const jsonValue = (v: unknown): string | undefined => {
@@ -44,7 +44,7 @@ export const remembered = (make: (key: string) => string, limit = 1_024): (key: 
   }
 }
 
-// `,"key":`: lines use a few dozen constant keys, the access log's thirteen among them
+// `,"key":`: lines use a few dozen constant keys
 const keyPart = remembered((key) => `,${jsonString(key)}:`)
 
 const jsonNumber = (n: number): number | string => (Number.isFinite(n) ? n : "null")
@@ -65,7 +65,7 @@ export const accessJson = (ts: string, l: AccessLine): string =>
       jsonNumber(l.duration_ms)},"client_ip":"${l.client_ip}","user_agent":"${l.user_agent}","request_size":${
       jsonNumber(l.request_size)},"response_size":${jsonNumber(l.response_size)}${optional("trace_id", l.trace_id)}${optional("caller", l.caller)}${
       optional("refused_by", l.refused_by)}}\n`
-    : jsonLine("info", ts, "HTTP request", l)
+    : jsonLine("info", ts, accessMessage, l)
 
 export const jsonLine = (level: string, ts: string, message: string, fields: Readonly<Record<string, unknown>>): string => {
   let line = `{"level":${jsonString(level)},"ts":${jsonString(ts)},"msg":${jsonString(message)}`
