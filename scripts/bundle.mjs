@@ -4,6 +4,8 @@
 // starts in ~0.6 s (issue 10, target 7). The CLIs (token, gatewayctl) stay unbundled.
 import { build } from "esbuild"
 
+// whitespace and comments stripped, names kept: V8 holds the source as long as the process runs
+// (README: 9.2 MB of two-byte text before, 3.1 MB one-byte after)
 const result = await build({
   entryPoints: ["dist/main.js"],
   outfile: "dist/gateway.mjs",
@@ -13,6 +15,7 @@ const result = await build({
   target: "node20",
   sourcemap: "linked", // run with NODE_OPTIONS=--enable-source-maps for stacks in src/ terms
   legalComments: "none",
+  minifyWhitespace: true,
   logLevel: "warning",
   metafile: true,
   // CommonJS dependencies (undici, ioredis, prom-client…) call require() for Node's builtins
