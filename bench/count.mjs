@@ -7,9 +7,11 @@
 // log timestamp per line) is the same for both.
 //
 //   node bench/count.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied] [--warm 16000] [--count 4000]
+//                        [--patch '{"features":{"enable_access_log":false}}']
 //
 // hit: cache hits (memory store), API key, the bench config's limits, access log on;
-// proxied: the same GET without the cache. Needs valgrind (Debian: apt-get install valgrind).
+// proxied: the same GET without the cache. --patch: JSON merged into the scenario's config
+// (what one feature costs: the same scenario with and without it). Needs valgrind (Debian: apt-get install valgrind).
 // Loopback only; stops by itself (bounded waits, helpers die with this process).
 import autocannon from "autocannon"
 import { execFileSync, spawn } from "node:child_process"
@@ -26,6 +28,7 @@ const bundle = resolve(arg("bundle", join(ROOT, "dist", "gateway.mjs")))
 const scenario = arg("scenario", "hit")
 const warm = Number(arg("warm", 16_000))
 const count = Number(arg("count", 4_000))
+const patch = JSON.parse(arg("patch", "{}"))
 const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {} }
 
 let child
@@ -38,7 +41,7 @@ const main = async () => {
   const port = await freePort()
   const dir = makeTmpDir()
   const configPath = join(dir, "count.json")
-  writeFileSync(configPath, JSON.stringify(deepMerge(gatewayConfig({ port, backend: `http://127.0.0.1:${backend.port}` }), PATCHES[scenario])))
+  writeFileSync(configPath, JSON.stringify(deepMerge(gatewayConfig({ port, backend: `http://127.0.0.1:${backend.port}` }), deepMerge(PATCHES[scenario], patch))))
   const out = join(dir, "callgrind.out")
   child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}`, process.execPath, bundle], {
     cwd: ROOT, env: childEnv({ CONFIG_PATH: configPath }), stdio: ["ignore", "ignore", "pipe"]
@@ -66,7 +69,7 @@ const main = async () => {
     rmSync(join(dir, f))
   }
   if (result["2xx"] !== count || instructions === 0) throw new Error(`${result["2xx"]} of ${count} requests answered 2xx; ${instructions} instructions counted`)
-  console.log(`${bundle} ${scenario}: ${(instructions / count / 1000).toFixed(1)}k instructions a request (${count} counted after ${warm} to warm up)`)
+  console.log(`${bundle} ${scenario}${Object.keys(patch).length > 0 ? ` ${JSON.stringify(patch)}` : ""}: ${(instructions / count / 1000).toFixed(1)}k instructions a request (${count} counted after ${warm} to warm up)`)
 }
 
 runMain("count", main, {
