@@ -24,44 +24,53 @@ import { commandTimeoutMs } from "./RedisLive.js"
 
 // KEYS: a request's buckets in order; ARGV: cost (1 takes, -1 gives back), then rate per ms,
 // burst and ttl ms of each. Bucket after bucket, refilled to Redis's clock; the first refusal
-// ends it, so the later buckets are not touched. Returns allowed and tokens of each bucket it
-// reached. On Redis Cluster it is called with one key at a time (one slot per script).
+// ends it, so the later buckets are not touched. Returns allowed and thousandths of a token left
+// (an integer) of each bucket it reached. On Redis Cluster it is called with one key at a time
+// (one slot per script). A bucket is one string, tokens and the time they were counted as two
+// little-endian doubles (struct.pack): set with its TTL in one command and never formatted as
+// text, this takes ~35 % less of Redis's CPU a request than a hash of decimal strings did
+// (HMGET, HSET, PEXPIRE; measured 22.5 → 14.7 µs a script of three buckets, README).
 export const tokenBucketsScript = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local cost = tonumber(ARGV[1])
 local out = {}
 for i = 1, #KEYS do
-  local rate = tonumber(ARGV[i * 3 - 1])
-  local burst = tonumber(ARGV[i * 3])
-  local at = now
-  local b = redis.call('HMGET', KEYS[i], 't', 'ts')
-  local tokens = tonumber(b[1])
-  local ts = tonumber(b[2])
-  if tokens == nil then tokens = burst; ts = at end
-  if at > ts then tokens = math.min(burst, tokens + (at - ts) * rate) else at = ts end
+  local rate, burst, at = tonumber(ARGV[i * 3 - 1]), tonumber(ARGV[i * 3]), now
+  local tokens = burst
+  local v = redis.call('GET', KEYS[i])
+  if v and #v == 16 then
+    local ts
+    tokens, ts = struct.unpack('<dd', v)
+    if at > ts then tokens = math.min(burst, tokens + (at - ts) * rate) else at = ts end
+  end
   local allowed = 0
   if cost < 0 then
     tokens = math.min(burst, tokens - cost); allowed = 1
   elseif tokens >= cost then
     tokens = tokens - cost; allowed = 1
   end
-  redis.call('HSET', KEYS[i], 't', tostring(tokens), 'ts', tostring(at))
-  redis.call('PEXPIRE', KEYS[i], ARGV[i * 3 + 1])
-  out[#out + 1] = allowed
-  out[#out + 1] = tostring(tokens)
+  redis.call('SET', KEYS[i], struct.pack('<dd', tokens, at), 'PX', ARGV[i * 3 + 1])
+  out[i * 2 - 1] = allowed
+  out[i * 2] = math.floor(tokens * 1000)
   if allowed == 0 then return out end
 end
 return out
 `
+
+/** A bucket as the script stores it: tokens, then the Redis time (ms) they were counted at. */
+export const decodeBucket = (value: Buffer | null): { tokens: number; updatedAt: number } | undefined =>
+  value === null || value.length !== 16 ? undefined : { tokens: value.readDoubleLE(0), updatedAt: value.readDoubleLE(8) }
 
 type Scripted = RedisClient & {
   gwTakeTokens: (...keyCountKeysAndArgs: Array<string | number>) => Promise<Array<number | string>>
   gwTakeToken: (key: string, cost: number, rate: number, burst: number, ttl: number) => Promise<Array<number | string>>
 }
 
+// rl2: the packed layout (the hashes of earlier versions were gw:rl:{…}; the two never meet, so
+// a rolling upgrade counts each version's requests apart until the last old instance stops)
 const keyOf = (ref: BucketRef): string =>
-  ref.spec.scope === "global" ? "gw:rl:{global}" : ref.spec.scope === "ip" ? `gw:rl:{ip:${ref.key}}` : `gw:rl:{ep:${ref.key}}`
+  ref.spec.scope === "global" ? "gw:rl2:{global}" : ref.spec.scope === "ip" ? `gw:rl2:{ip:${ref.key}}` : `gw:rl2:{ep:${ref.key}}`
 
 const ttlOf = (ref: BucketRef): number => Math.ceil(ref.spec.burst / ref.spec.ratePerMs) + 1_000
 
@@ -114,13 +123,13 @@ export const RateLimiterRedis = Layer.scoped(
       return result instanceof Error ? Exit.fail(result) : Exit.succeed(result)
     }
 
-    /** [allowed, tokens] of each bucket the script reached, from its flat reply. */
-    const pairs = (flat: Array<number | string>): Array<[number, string]> => {
-      const replies: Array<[number, string]> = []
-      for (let i = 0; i + 1 < flat.length; i += 2) replies.push([Number(flat[i]), String(flat[i + 1])])
+    /** [allowed, tokens] of each bucket the script reached, from its flat reply (thousandths of a token). */
+    const pairs = (flat: Array<number | string>): Array<[number, number]> => {
+      const replies: Array<[number, number]> = []
+      for (let i = 0; i + 1 < flat.length; i += 2) replies.push([Number(flat[i]), Number(flat[i + 1]) / 1000])
       return replies
     }
-    const take = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1): Promise<Array<[number, string]>> => {
+    const take = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1): Promise<Array<[number, number]>> => {
       const args: Array<string | number> = [refs.length]
       for (const ref of refs) args.push(keyOf(ref))
       args.push(cost)
@@ -128,11 +137,11 @@ export const RateLimiterRedis = Layer.scoped(
       return client.gwTakeTokens(...args).then(pairs)
     }
     // Redis Cluster: one script per bucket, each key its own hash tag (one slot per script)
-    const perBucket = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1): Promise<Array<[number, string]>> =>
+    const perBucket = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1): Promise<Array<[number, number]>> =>
       Promise.all(refs.map((ref) =>
         client.gwTakeToken(keyOf(ref), cost, ref.spec.ratePerMs, ref.spec.burst, ttlOf(ref)).then(
-          (flat): [Error | null, [number, string] | undefined] => [null, pairs(flat)[0]],
-          (error: Error): [Error | null, [number, string] | undefined] => [error, undefined]
+          (flat): [Error | null, [number, number] | undefined] => [null, pairs(flat)[0]],
+          (error: Error): [Error | null, [number, number] | undefined] => [error, undefined]
         )
       )).then((replies) => {
         const failed = replies.find(([error]) => error !== null)
@@ -161,12 +170,11 @@ export const RateLimiterRedis = Layer.scoped(
     }
 
     /** replies: allowed and tokens of each bucket Redis reached, in order (all of them but after a refusal by one script). */
-    const decide = (refs: ReadonlyArray<BucketRef>, replies: ReadonlyArray<[number, string]>): Effect.Effect<Quota, RateLimited | StoreUnavailable> => {
+    const decide = (refs: ReadonlyArray<BucketRef>, replies: ReadonlyArray<[number, number]>): Effect.Effect<Quota, RateLimited | StoreUnavailable> => {
       let best: Quota | undefined
       for (let i = 0; i < replies.length; i++) {
         const ref = refs[i]!
-        const [allowed, text] = replies[i]!
-        const tokens = Number(text)
+        const [allowed, tokens] = replies[i]!
         if (allowed !== 1) {
           const refused = new RateLimited({ scope: ref.spec.scope, retryAfterMs: msUntilToken(tokens, ref.spec) }, true)
           local.rejections.record(refs)
@@ -188,10 +196,7 @@ export const RateLimiterRedis = Layer.scoped(
         try: async () => {
           const [seconds, micros] = (await client.time()).map(Number) as [number, number]
           const now = seconds * 1000 + Math.floor(micros / 1000)
-          const read = async (ref: BucketRef) => {
-            const [t, ts] = await client.hmget(keyOf(ref), "t", "ts")
-            return tokensAt(t == null || ts == null ? undefined : { tokens: Number(t), updatedAt: Number(ts) }, ref.spec, now)
-          }
+          const read = async (ref: BucketRef) => tokensAt(decodeBucket(await client.getBuffer(keyOf(ref))), ref.spec, now)
           const endpoints = [...limits.endpoints]
           return {
             globalTokens: await read({ spec: limits.global, key: "" }),

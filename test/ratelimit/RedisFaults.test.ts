@@ -67,7 +67,7 @@ describe("RedisFaults", () => {
           const redis = yield* OwnRedisServer
           const logs = yield* CapturedLogs
           assertServed(yield* hit("/version"), "before the stop")
-          assert.include(yield* rateLimitKeys, "gw:rl:{global}", "Redis holds the buckets")
+          assert.include(yield* rateLimitKeys, "gw:rl2:{global}", "Redis holds the buckets")
           assert.strictEqual(yield* metric(fallbackActive), 0)
 
           yield* redis.stop
@@ -83,7 +83,7 @@ describe("RedisFaults", () => {
           // the new server started empty: new requests write new keys there
           yield* eventually(Effect.gen(function* () {
             assertServed(yield* hit("/version"), "after the restart")
-            assert.include(yield* rateLimitKeys, "gw:rl:{global}")
+            assert.include(yield* rateLimitKeys, "gw:rl2:{global}")
           }), { timeoutMs: 3_000, intervalMs: 100 })
           assert.strictEqual(unavailableLines(logs).length, 1, "no new warning once Redis is back")
           assert.strictEqual(yield* metric(fallbackActive), 0)
@@ -136,6 +136,6 @@ describe("RedisFaults", () => {
       })
       const probe = yield* openProbe(redis.url())
       assertServed(yield* send(`${base}/version`), "once Redis is up")
-      assert.include(yield* Effect.promise(() => probe.keys("gw:rl:*")), "gw:rl:{global}", "the buckets live in Redis now")
+      assert.include(yield* Effect.promise(() => probe.keys("gw:rl2:*")), "gw:rl2:{global}", "the buckets live in Redis now")
     }))
 })

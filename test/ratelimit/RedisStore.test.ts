@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { realTime, send } from "../support/HttpClient.js"
 import { countOf, hit, metric } from "../support/RateGateway.js"
+import { decodeBucket } from "../../src/layers/RateLimiterRedis.js"
 import { gatewayInstance, RedisProbe, redisProbeLayer, rateLimitKeys } from "../support/RedisHarness.js"
 import { merge } from "../support/TestConfig.js"
 import { gatewayUrl, makeTestGateway } from "../support/TestGateway.js"
@@ -64,28 +65,29 @@ describe("RedisStore", () => {
           assert.strictEqual(yield* metric("api_gateway_rate_limit_fallback_active"), 0, "Redis answered every time")
         }))
 
-      it.effect("buckets are Redis hashes under gw:rl:{…} with a TTL, stamped with Redis's own clock", () =>
+      it.effect("buckets are packed strings under gw:rl2:{…} with a TTL, stamped with Redis's own clock", () =>
         Effect.gen(function* () {
           const probe = yield* RedisProbe
           assert.strictEqual((yield* hit("/ttl/x", "203.0.113.20")).status, 404)
           const keys = yield* rateLimitKeys
-          for (const key of ["gw:rl:{global}", "gw:rl:{ip:203.0.113.20}", "gw:rl:{ep:/ttl}"]) assert.include(keys, key)
-          for (const key of keys) assert.match(key, /^gw:rl:\{[^{}]+\}$/, "one hash tag per key, for Redis Cluster")
+          for (const key of ["gw:rl2:{global}", "gw:rl2:{ip:203.0.113.20}", "gw:rl2:{ep:/ttl}"]) assert.include(keys, key)
+          for (const key of keys) assert.match(key, /^gw:rl2:\{[^{}]+\}$/, "one hash tag per key, for Redis Cluster")
           const limits: ReadonlyArray<readonly [string, number]> = [
-            ["gw:rl:{global}", 100_000 / 1 + 1_000],
-            ["gw:rl:{ip:203.0.113.20}", 3 / (0.001 / 60_000) + 1_000],
-            ["gw:rl:{ep:/ttl}", 5 / 0.000001 + 1_000]
+            ["gw:rl2:{global}", 100_000 / 1 + 1_000],
+            ["gw:rl2:{ip:203.0.113.20}", 3 / (0.001 / 60_000) + 1_000],
+            ["gw:rl2:{ep:/ttl}", 5 / 0.000001 + 1_000]
           ]
           for (const [key, most] of limits) {
             const ttl = yield* pttl(key)
             assert.isAbove(ttl, 0, `${key} expires`)
             assert.isAtMost(ttl, Math.ceil(most), `${key} lives no longer than a full refill and a second`)
           }
-          const state = yield* Effect.promise(() => probe.hgetall("gw:rl:{ep:/ttl}"))
-          assert.closeTo(Number(state.t), 4, 0.01, "5 tokens, one taken")
+          const state = decodeBucket(yield* Effect.promise(() => probe.getBuffer("gw:rl2:{ep:/ttl}")))
+          assert.isDefined(state, "16 bytes: tokens and time as two doubles")
+          assert.closeTo(state!.tokens, 4, 0.01, "5 tokens, one taken")
           const [seconds, micros] = yield* Effect.promise(() => probe.time())
           const redisNow = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000)
-          assert.closeTo(Number(state.ts), redisNow, 5_000, "stamped with Redis TIME in ms")
+          assert.closeTo(state!.updatedAt, redisNow, 5_000, "stamped with Redis TIME in ms")
         }))
 
       it.effect("a refusal by the ip bucket gives the endpoint's token back", () =>
@@ -97,7 +99,7 @@ describe("RedisStore", () => {
             assert.strictEqual(refused.status, 429)
             assert.strictEqual(refused.json?.error, "IP rate limit exceeded")
           }
-          const tokens = Number(yield* Effect.promise(() => probe.hget("gw:rl:{ep:/giveback}", "t")))
+          const tokens = decodeBucket(yield* Effect.promise(() => probe.getBuffer("gw:rl2:{ep:/giveback}")))?.tokens ?? Number.NaN
           assert.closeTo(tokens, 1, 0.01, "4 − 3 admitted; the refused requests took nothing from the endpoint")
           assert.strictEqual((yield* hit("/giveback/x", "203.0.113.31")).status, 404)
           const refused = yield* hit("/giveback/x", "203.0.113.32")

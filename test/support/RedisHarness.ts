@@ -41,7 +41,7 @@ export const redisProbeLayer = (url: string) =>
   )
 
 /** The gateway's keys in Redis, sorted. */
-export const rateLimitKeys = Effect.flatMap(RedisProbe, (probe) => Effect.promise(() => probe.keys("gw:rl:*"))).pipe(
+export const rateLimitKeys = Effect.flatMap(RedisProbe, (probe) => Effect.promise(() => probe.keys("gw:rl2:*"))).pipe(
   Effect.map((keys) => [...keys].sort())
 )
 
