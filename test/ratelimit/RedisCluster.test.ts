@@ -55,8 +55,7 @@ const keysOn = (port: number, pattern: string) =>
     Effect.map(({ stdout }) => stdout.split("\n").filter((l) => l !== ""))
   )
 
-/** HGET through the cluster (redis-cli -c follows MOVED to the master holding the key). */
-/** A bucket's tokens, read where the cluster keeps its key (the script's packed layout, unpacked by Lua). */
+/** A bucket's tokens, read through the cluster (redis-cli -c follows MOVED to the master holding the key; Lua unpacks the script's layout). */
 const tokensInCluster = (port: number, key: string) =>
   Effect.promise(() =>
     run("redis-cli", ["-c", "-p", String(port), "eval", "local v = redis.call('GET', KEYS[1]) if not v then return false end return tostring((struct.unpack('<dd', v)))", "1", key])
