@@ -2,8 +2,9 @@
 // with skewed clocks agree. On one Redis (or Sentinel) a single script takes from all of a
 // request's buckets in order and stops at a refusal; on Redis Cluster, where each bucket's key
 // is its own hash tag (one slot per script), one script per bucket, and a refusal gives the
-// later buckets' tokens back. Either way one round trip per request (ioredis auto-pipelining:
-// one write per event-loop turn). Whenever Redis fails or stalls, the instance uses its local
+// later buckets' tokens back. Either way one round trip per request, written with the other
+// commands of its event-loop turn (RedisLive's TurnBatchedRedis on one Redis, ioredis's
+// auto-pipelining on a Cluster). Whenever Redis fails or stalls, the instance uses its local
 // buckets, says so once, and returns to Redis when it answers.
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -150,9 +151,8 @@ export const RateLimiterRedis = Layer.scoped(
       })
     const clustered = client.isCluster
 
-    // auto-pipelining sends these scripts, and those of every other request of the same
-    // event-loop turn, in one write; no timer of our own: ioredis fails each command after
-    // commandTimeoutMs (RedisLive)
+    // these scripts, and those of every other request of the same event-loop turn, leave in
+    // one write; no timer of our own: ioredis fails each command after commandTimeoutMs (RedisLive)
     const run = (refs: ReadonlyArray<BucketRef>, cost: 1 | -1) =>
       Effect.tryPromise({
         try: () => (clustered ? perBucket(refs, cost) : take(refs, cost)),

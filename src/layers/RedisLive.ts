@@ -3,6 +3,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Cluster, Redis, type RedisOptions } from "ioredis"
+import type { Socket } from "node:net"
 import { type RedisClient, RedisClients } from "../services/RedisClients.js"
 
 /** Redis commands on the request path give up after this long (SPEC §4: a stall is a failure). */
@@ -13,8 +14,6 @@ export const timedOut = (error: unknown): boolean => error instanceof Error && e
 
 const options: RedisOptions = {
   enableOfflineQueue: false,
-  // commands issued in one event-loop turn, by every request in it, leave in one write
-  enableAutoPipelining: true,
   maxRetriesPerRequest: 0,
   commandTimeout: commandTimeoutMs,
   connectTimeout: 2_000,
@@ -27,14 +26,42 @@ const hosts = (list: string) =>
     return { host, port: Number(port) }
   })
 
+/**
+ * A client whose commands of one event-loop turn, from every request of it, leave in one
+ * write: its socket is corked at the turn's first command and uncorked when the turn ends
+ * (setImmediate, as ioredis's auto-pipelining schedules its batches). Auto-pipelining batches
+ * the same way but keeps one batch in flight at a time, so a turn's commands waited for the
+ * previous batch's replies before they were written: each request lived a round trip longer,
+ * and ~5× more of its objects outlived the young generation (README, Performance). Corked,
+ * every command is written in its own turn and ioredis's own command path is unchanged.
+ */
+export class TurnBatchedRedis extends Redis {
+  private corked: Socket | undefined
+
+  override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
+    const socket = this.stream as Socket | undefined
+    if (this.corked === undefined && socket !== undefined && socket.writable) {
+      this.corked = socket
+      socket.cork()
+      setImmediate(() => {
+        this.corked = undefined
+        socket.uncork() // the socket corked, even if a reconnect has replaced it since
+      })
+    }
+    return super.sendCommand(...args)
+  }
+}
+
 // redis:// and rediss:// as ioredis reads them; redis+cluster://h1:p1,h2:p2 for Redis Cluster;
 // redis+sentinel://h1:p1,h2:p2/<master name> for Sentinel.
 export const openClient = (url: string): RedisClient => {
   const cluster = /^redis\+cluster:\/\/([^/]+)\/?$/.exec(url)
+  // a Cluster has a connection per node: its commands of one turn go in one write per node
+  // through ioredis's auto-pipelining (one batch in flight per node)
   if (cluster !== null) return new Cluster(hosts(cluster[1]!), { redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true })
   const sentinel = /^redis\+sentinel:\/\/([^/]+)\/([^/?]+)/.exec(url)
-  if (sentinel !== null) return new Redis({ ...options, sentinels: hosts(sentinel[1]!), name: sentinel[2]! })
-  return new Redis(url, options)
+  if (sentinel !== null) return new TurnBatchedRedis({ ...options, sentinels: hosts(sentinel[1]!), name: sentinel[2]! })
+  return new TurnBatchedRedis(url, options)
 }
 
 const waitReady = (client: RedisClient) =>
