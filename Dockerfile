@@ -31,4 +31,4 @@ EXPOSE 8000
 # no curl in the slim image: Node's fetch against /health/liveness (SERVER_PORT if set)
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SERVER_PORT || 8000) + '/health/liveness', { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/gateway.mjs"]
+CMD ["node", "--max-semi-space-size=8", "dist/gateway.mjs"]

@@ -18,7 +18,7 @@ import { execFileSync, spawn } from "node:child_process"
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
-import { API_KEY, childEnv, children, commandWorks, deepMerge, freePort, gatewayConfig, makeTmpDir, probe, ROOT, runMain, startScript } from "./harness.mjs"
+import { API_KEY, childEnv, children, commandWorks, deepMerge, freePort, gatewayConfig, gatewayNodeFlags, makeTmpDir, probe, ROOT, runMain, startScript } from "./harness.mjs"
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -43,7 +43,7 @@ const main = async () => {
   const configPath = join(dir, "count.json")
   writeFileSync(configPath, JSON.stringify(deepMerge(gatewayConfig({ port, backend: `http://127.0.0.1:${backend.port}` }), deepMerge(PATCHES[scenario], patch))))
   const out = join(dir, "callgrind.out")
-  child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}`, process.execPath, bundle], {
+  child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}`, process.execPath, ...gatewayNodeFlags, bundle], {
     cwd: ROOT, env: childEnv({ CONFIG_PATH: configPath }), stdio: ["ignore", "ignore", "pipe"]
   })
   children.add(child) // stopped with the helpers, on errors and signals too

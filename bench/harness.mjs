@@ -209,8 +209,8 @@ export const probe = (port, path, headers = {}, method = "GET", body, limit = 20
 })
 
 /**
- * Start `node dist/gateway.mjs` with the bench config deep-merged with `patch`; resolves once
- * `ready` answers 200. The run discards the gateway's output (its access log), so when it
+ * Start `node dist/gateway.mjs` with the start script's flags (gatewayNodeFlags) and the bench
+ * config deep-merged with `patch`; resolves once `ready` answers 200. The run discards the gateway's output (its access log), so when it
  * dies early it is run once more to show why.
  */
 export const startGateway = async (label, { patch = {}, ready = "/health/liveness" }, { backend, cpu, pinning }) => {
@@ -222,13 +222,13 @@ export const startGateway = async (label, { patch = {}, ready = "/health/livenes
   writeFileSync(configPath, `# written by the bench harness (bench/harness.mjs)\n${toYaml(config)}`)
   const env = childEnv({ CONFIG_PATH: configPath })
   const spawnedAt = Date.now()
-  const child = spawnNode(label, [main], { cpu, env, stdio: "ignore", pinning })
+  const child = spawnNode(label, [...gatewayNodeFlags, main], { cpu, env, stdio: "ignore", pinning })
   const deadline = Date.now() + 60_000
   for (;;) {
     if (!alive(child)) {
       let output = ""
       try {
-        execFileSync(process.execPath, [main], { cwd: ROOT, env, timeout: 15_000, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+        execFileSync(process.execPath, [...gatewayNodeFlags, main], { cwd: ROOT, env, timeout: 15_000, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
       } catch (e) {
         output = `${e.stdout ?? ""}${e.stderr ?? ""}`.trim().split("\n").slice(-15).join("\n")
       }
@@ -373,10 +373,21 @@ export const runMain = (label, main, { abort, isAborted }) => {
 }
 
 /** What the run ran on, for the printed header and the results file. */
+/**
+ * Node's flags from package.json's start script (`node [flags] dist/gateway.mjs`): the bench
+ * runs the gateway as `npm start`, the Dockerfile and the Kubernetes manifest do.
+ */
+export const gatewayNodeFlags = (() => {
+  const start = String(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts?.start ?? "").trim().split(/\s+/)
+  if (start[0] !== "node" || start.at(-1) !== "dist/gateway.mjs") throw new Error(`package.json: the start script is not "node [flags] dist/gateway.mjs": ${start.join(" ")}`)
+  return start.slice(1, -1)
+})()
+
 export const machineInfo = (pinning, layout) => ({
   cpu: os.cpus()[0]?.model ?? "unknown",
   cores: os.cpus().length,
   node: process.version,
+  gatewayFlags: gatewayNodeFlags.join(" "),
   pinned: pinning.pinned,
   pinning: pinning.pinned ? layout : `unpinned: ${pinning.why}`
 })

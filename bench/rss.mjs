@@ -112,7 +112,7 @@ const main = async () => {
 
   const pinning = planPinning()
   const machine = machineInfo(pinning, `gateway on CPU ${pinning.targetCpu}; load generator (this process) and backend on CPU ${pinning.loadCpu}`)
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning})`)
+  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning}); gateway run as node ${machine.gatewayFlags} dist/gateway.mjs`)
   console.log(`date: ${started.toISOString()}`)
   console.log(`settings: ${fmt.int(REQUESTS)} proxied GETs (API key) in ${batches.length} batches of ${fmt.int(BATCH)}, ${CONNECTIONS} connections; deadline ${Math.round(deadlineS)} s`)
 
@@ -156,7 +156,7 @@ const main = async () => {
   const last = rows.at(-1)
   const vsFirst = (r) => (r.rssMb === null || first === undefined || first.rssMb === null ? null : (100 * (r.rssMb - first.rssMb)) / first.rssMb)
   console.log("")
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning})`)
+  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning}); gateway run as node ${machine.gatewayFlags} dist/gateway.mjs`)
   console.log(`date: ${started.toISOString()}; gateway RSS (/proc/${gateway.child.pid}/status VmRSS): the lowest of ${SETTLE_SAMPLES} readings over ${SETTLE_MS} ms after each batch`)
   console.log("")
   console.log(table(

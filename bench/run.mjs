@@ -306,7 +306,7 @@ const main = async () => {
 
   const pinning = planPinning()
   const machine = machineInfo(pinning, `targets on CPU ${pinning.targetCpu}; load generator (this process), backend and OTLP sink on CPU ${pinning.loadCpu}`)
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning})`)
+  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning}); gateway run as node ${machine.gatewayFlags} dist/gateway.mjs`)
   console.log(`date: ${started.toISOString()}`)
   console.log(`settings: ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${ROUNDS} round(s) x ${DURATION} s, warm-up ${WARMUP} s per target${QUICK ? " (quick)" : ""}`)
   if (ONLY.length > 0) console.log(`BENCH_ONLY=${JSON.stringify(process.env.BENCH_ONLY)}: ${scenarios.length} of ${SCENARIOS.length} scenarios (with the baseline and references): ${scenarios.map((s) => s.name).join("; ")}`)
@@ -454,7 +454,7 @@ const main = async () => {
   }
 
   console.log("")
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning})`)
+  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, pinned: ${pinning.pinned ? "yes" : "NO"} (${machine.pinning}); gateway run as node ${machine.gatewayFlags} dist/gateway.mjs`)
   console.log(`date: ${started.toISOString()}; medians of ${ROUNDS} interleaved round(s) x ${DURATION} s, ${CONNECTIONS} connections, pipelining ${PIPELINING}`)
   console.log("")
   console.log(table(

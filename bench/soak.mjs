@@ -35,6 +35,7 @@ import { fileURLToPath } from "node:url"
 import { Agent, request } from "undici"
 import WebSocket, { WebSocketServer } from "ws"
 import { stringify as toYaml } from "yaml"
+import { gatewayNodeFlags } from "./harness.mjs"
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 const HOST = "127.0.0.1"
@@ -259,7 +260,7 @@ writeFileSync(configPath, toYaml(config), "utf8")
 const env = { ...process.env, CONFIG_PATH: configPath }
 for (const name of ["SERVER_PORT", "SERVER_HOST", "LOG_LEVEL", "JWT_SECRET", "REDIS_URL", "AUTH_ENABLED", "CACHE_ENABLED", "RATE_LIMIT_ENABLED", "NODE_OPTIONS", "GATEWAY_WORKERS"]) delete env[name]
 const prefix = process.platform === "linux" && commandWorks("setpriv", ["--pdeathsig", "KILL", "--", "true"]) ? ["setpriv", "--pdeathsig", "KILL", "--"] : []
-const argv = [...prefix, process.execPath, "dist/gateway.mjs"]
+const argv = [...prefix, process.execPath, ...gatewayNodeFlags, "dist/gateway.mjs"] // as npm start runs it
 // the log goes to a file, read at the end: a pipe this busy process drained late would block
 // the gateway's writes (stdout pipes are synchronous on Linux) and show up as its loop delay
 const logPath = join(tmpDir, "gateway.log")

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import { existsSync } from "node:fs"
 import { readRepoText, repoPath, runTool } from "../support/DeployTools.js"
 import { freePort } from "../support/HttpBackend.js"
+import { startCommand } from "../support/ProcessGateway.js"
 import { HttpListener } from "../../src/http/Server.js"
 import { makeTestGateway } from "../support/TestGateway.js"
 
@@ -66,15 +67,21 @@ describe("Dockerfile", () => {
     assert.isBelow(runs.indexOf("npm run build"), runs.indexOf("npm prune"))
   })
 
-  it("the runtime stage holds dist/, node_modules, package.json and config.yaml and runs node dist/gateway.mjs as node", () => {
+  it("the runtime stage holds dist/, node_modules, package.json and config.yaml and runs npm start's command as node", () => {
     const runtime = stages()[1]!.lines
     const copied = runtime.filter((l) => l.op === "COPY").map((l) => l.args.split(/\s+/).filter((a) => !a.startsWith("--")).slice(-1)[0])
     assert.sameMembers(copied, ["./package.json", "./node_modules", "./dist", "./config.yaml"])
     assert.deepInclude(runtime, { op: "USER", args: "node" })
     assert.deepInclude(runtime, { op: "EXPOSE", args: "8000" })
-    assert.deepInclude(runtime, { op: "CMD", args: `["node", "dist/gateway.mjs"]` })
+    const cmd = runtime.filter((l) => l.op === "CMD")
+    assert.lengthOf(cmd, 1)
+    assert.deepStrictEqual(JSON.parse(cmd[0]!.args), startCommand(), "exec form, the same command and node flags as npm start")
     assert.isFalse(runtime.some((l) => l.op === "RUN"), "nothing runs as root in the runtime stage")
     assert.include(healthcheckScript(), "/health/liveness")
+  })
+
+  it("npm start runs the bundle with the young generation's semi-spaces at 8 MB (README, Performance: RSS)", () => {
+    assert.deepStrictEqual(startCommand(), ["node", "--max-semi-space-size=8", "dist/gateway.mjs"])
   })
 
   it("every file it copies from the context exists and is not excluded by .dockerignore", () => {

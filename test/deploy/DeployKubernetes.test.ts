@@ -10,7 +10,7 @@ import type { GatewayConfig } from "../../src/domain/GatewayConfig.js"
 import { readRepoYaml, repoPath } from "../support/DeployTools.js"
 import { freePort } from "../support/HttpBackend.js"
 import { send } from "../support/HttpClient.js"
-import { spawnGateway, waitForReady, writeConfig } from "../support/ProcessGateway.js"
+import { spawnGateway, startCommand, waitForReady, writeConfig } from "../support/ProcessGateway.js"
 import { existsSync } from "node:fs"
 
 type Doc = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are walked by key
@@ -58,14 +58,14 @@ describe("Kubernetes manifests", () => {
     for (const r of resources) assert.isTrue(existsSync(repoPath("deploy", "kubernetes", r)), r)
   })
 
-  it("the Deployment runs two replicas of node dist/gateway.mjs with the seed's probes on the config's port", () => {
+  it("the Deployment runs two replicas of npm start's command with the seed's probes on the config's port", () => {
     const d = deployment()
     const config = load(testSecrets)
     assert.strictEqual(d.spec.replicas, 2)
     assert.deepStrictEqual(d.spec.selector.matchLabels, { "app.kubernetes.io/name": "api-gateway" })
     assert.deepInclude(d.spec.template.metadata.labels, d.spec.selector.matchLabels)
     const c = container()
-    assert.deepStrictEqual(c.command, ["node", "dist/gateway.mjs"])
+    assert.deepStrictEqual(c.command, startCommand(), "the same command and node flags as npm start")
     const http = (c.ports as Array<Doc>).find((p) => p.name === "http")
     assert.strictEqual(http?.containerPort, config.server.port)
     assert.deepInclude(c.livenessProbe, { httpGet: { path: `${config.health.path}/liveness`, port: "http" }, initialDelaySeconds: 10, periodSeconds: 10 })

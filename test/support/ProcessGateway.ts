@@ -4,7 +4,7 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -13,6 +13,10 @@ import { eventually, send } from "./HttpClient.js"
 
 /** The repository root, where config.yaml and dist/ live. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
+
+/** `npm start`'s command (package.json): node, its flags, dist/gateway.mjs. */
+export const startCommand = (): Array<string> =>
+  String((JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { scripts?: { start?: string } }).scripts?.start ?? "").trim().split(/\s+/)
 
 /** The variables SPEC §1 reads; the children start without any the test runner happens to have. */
 const gatewayVariables = [
@@ -46,7 +50,7 @@ export const writeConfig = (text: string): Effect.Effect<string, never, Scope.Sc
   )
 
 /**
- * Starts `node dist/gateway.mjs` in the repository root with `env` over a clean copy of the
+ * Starts `node dist/gateway.mjs` as `npm start` does (its flags too) in the repository root with `env` over a clean copy of the
  * environment; the scope kills it (SIGKILL) if it is still running.
  */
 export const spawnGateway = (env: Readonly<Record<string, string>>): Effect.Effect<GatewayProcess, never, Scope.Scope> =>
@@ -54,7 +58,7 @@ export const spawnGateway = (env: Readonly<Record<string, string>>): Effect.Effe
     Effect.sync(() => {
       const base = { ...process.env }
       for (const name of gatewayVariables) delete base[name]
-      const child = spawn(process.execPath, ["dist/gateway.mjs"], { cwd: repoRoot, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, startCommand().slice(1), { cwd: repoRoot, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] })
       let stdout = ""
       let stderr = ""
       child.stdout?.setEncoding("utf8").on("data", (s: string) => void (stdout += s))
