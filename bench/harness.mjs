@@ -210,8 +210,8 @@ export const probe = (port, path, headers = {}, method = "GET", body, limit = 20
 
 /**
  * Start `node dist/gateway.mjs` with the start script's flags (gatewayNodeFlags) and the bench
- * config deep-merged with `patch`; resolves once `ready` answers 200. The run discards the gateway's output (its access log), so when it
- * dies early it is run once more to show why.
+ * config deep-merged with `patch`; resolves once `ready` answers 200. The run discards the
+ * gateway's output (its access log), so when it dies early it is run once more to show why.
  */
 export const startGateway = async (label, { patch = {}, ready = "/health/liveness" }, { backend, cpu, pinning }) => {
   const main = join(ROOT, "dist", "gateway.mjs")
@@ -372,7 +372,6 @@ export const runMain = (label, main, { abort, isAborted }) => {
   )
 }
 
-/** What the run ran on, for the printed header and the results file. */
 /**
  * Node's flags from package.json's start script (`node [flags] dist/gateway.mjs`): the bench
  * runs the gateway as `npm start`, the Dockerfile and the Kubernetes manifest do.
@@ -383,6 +382,7 @@ export const gatewayNodeFlags = (() => {
   return start.slice(1, -1)
 })()
 
+/** What the run ran on, for the printed header and the results file. */
 export const machineInfo = (pinning, layout) => ({
   cpu: os.cpus()[0]?.model ?? "unknown",
   cores: os.cpus().length,

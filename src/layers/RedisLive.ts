@@ -36,15 +36,15 @@ const hosts = (list: string) =>
  * every command is written in its own turn and ioredis's own command path is unchanged.
  */
 export class TurnBatchedRedis extends Redis {
-  private corked: Socket | undefined
+  private corked = false
 
   override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
     const socket = this.stream as Socket | undefined
-    if (this.corked === undefined && socket !== undefined && socket.writable) {
-      this.corked = socket
+    if (!this.corked && socket !== undefined && socket.writable) {
+      this.corked = true
       socket.cork()
       setImmediate(() => {
-        this.corked = undefined
+        this.corked = false
         socket.uncork() // the socket corked, even if a reconnect has replaced it since
       })
     }
