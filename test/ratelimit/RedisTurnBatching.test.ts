@@ -3,7 +3,7 @@
 // commands are written without waiting for the replies of an earlier turn's (ioredis's
 // auto-pipelining kept one batch in flight and held the next one back until the replies came).
 // Seen from a TCP relay on loopback between the client and the real Redis on 127.0.0.1:6379,
-// logical database 13: the relay counts the writes it receives and can hold Redis's replies.
+// logical database 7: the relay counts the writes it receives and can hold Redis's replies.
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { Redis } from "ioredis"
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net"
@@ -79,7 +79,7 @@ describe("Redis commands batched per event-loop turn", () => {
 
   beforeAll(async () => {
     relay = await startRelay()
-    client = openClient(`redis://127.0.0.1:${relay.port}/13`) as Redis
+    client = openClient(`redis://127.0.0.1:${relay.port}/7`) as Redis
     client.on("error", () => {})
     await until(() => client.status === "ready", "the client to be ready")
     await client.del(key)
