@@ -66,6 +66,14 @@ describe("RequestPath", () => {
       assert.deepStrictEqual(accepted("/a/.../b.json/.hidden/..x").segments, ["a", "...", "b.json", ".hidden", "..x"])
     })
 
+    it("an encoded question mark or hash as part of a segment, not as a query or fragment", () => {
+      const p = accepted("/api/v1/config/a%3Fb%23c?x=1")
+      assert.deepStrictEqual(p.segments, ["api", "v1", "config", "a?b#c"])
+      assert.strictEqual(p.normalized, "/api/v1/config/a?b#c")
+      assert.strictEqual(p.raw, "/api/v1/config/a%3Fb%23c")
+      assert.strictEqual(p.query, "x=1")
+    })
+
     it("a literal percent written as %25, without decoding it twice", () => {
       assert.deepStrictEqual(accepted("/a/%252e%252e").segments, ["a", "%2e%2e"])
     })
