@@ -44,11 +44,14 @@ const anyValue = (v: unknown): string => {
 // `{"key":"…","value":`: attribute keys are a handful of constants
 const keyPart = remembered((key) => `{"key":${str(key)},"value":`)
 
-/** `,"attributes":[…]`, or nothing for none. */
+/** `,"attributes":[…]`, or nothing for none. Own keys only, as the SDK's Object.keys reads them. */
 const attributes = (attrs: Attributes | undefined): string => {
   if (attrs === undefined) return ""
   let out = ""
   for (const key in attrs) {
+    // a "__proto__" attribute set on a plain object replaces its prototype: whatever that
+    // prototype enumerates is not an attribute
+    if (!Object.hasOwn(attrs, key)) continue
     const value: AttributeValue | undefined = attrs[key]
     out += `${out === "" ? "" : ","}${keyPart(key)}${anyValue(value)}}`
   }

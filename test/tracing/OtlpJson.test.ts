@@ -63,6 +63,17 @@ describe("otlpJson", () => {
     )
   })
 
+  it("writes only a span's own attributes, as the SDK does, when a \"__proto__\" attribute replaced its prototype", () => {
+    const exporter = new InMemorySpanExporter()
+    const span = provider(exporter, "api-gateway").getTracer("gateway").startSpan("s", { attributes: { a: 1 } })
+    span.setAttributes(JSON.parse('{"__proto__":[7]}') as Record<string, Array<number>>) // an own "__proto__" key
+    span.end()
+    const spans = exporter.getFinishedSpans()
+    const ours = JSON.parse(otlpJson(spans)) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ attributes: unknown }> }> }> }
+    expect(ours.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes).toEqual([{ key: "a", value: { intValue: 1 } }])
+    expect(ours).toEqual(withoutDefaults(sdkJson(spans)))
+  })
+
   it("writes a sampled server span with its remote parent, kind, times and attributes as Jaeger reads them", () => {
     const exporter = new InMemorySpanExporter()
     const tracer = provider(exporter, "api-gateway").getTracer("gateway")
