@@ -50,8 +50,9 @@ export const writeConfig = (text: string): Effect.Effect<string, never, Scope.Sc
   )
 
 /**
- * Starts `node dist/gateway.mjs` as `npm start` does (its flags too) in the repository root with `env` over a clean copy of the
- * environment; the scope kills it (SIGKILL) if it is still running.
+ * Starts `node dist/gateway.mjs` as `npm start` does (its flags too) in the repository root,
+ * with `env` over a clean copy of the environment; the scope kills it (SIGKILL) if it is
+ * still running.
  */
 export const spawnGateway = (env: Readonly<Record<string, string>>): Effect.Effect<GatewayProcess, never, Scope.Scope> =>
   Effect.acquireRelease(
