@@ -6,12 +6,14 @@
 // builds agree within ~3 %; what valgrind's slowness changes (more event-loop turns, a new
 // log timestamp per line) is the same for both.
 //
-//   node bench/count.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied] [--warm 16000] [--count 4000]
-//                        [--patch '{"features":{"enable_access_log":false}}']
+//   node bench/count.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied|bare] [--warm 16000] [--count 4000]
+//                        [--patch '{"features":{"enable_access_log":false}}'] [--tracing 0.01]
 //
 // hit: cache hits (memory store), API key, the bench config's limits, access log on;
-// proxied: the same GET without the cache. --patch: JSON merged into the scenario's config
-// (what one feature costs: the same scenario with and without it). Needs valgrind (Debian: apt-get install valgrind).
+// proxied: the same GET without the cache; bare: the same GET through the bench's bare node:http +
+// undici proxy (the ratios' reference, counted the same way). --patch: JSON merged into the scenario's config
+// (what one feature costs: the same scenario with and without it). --tracing: tracing on at
+// that sample ratio, exporting to the bench's OTLP sink (started for it). Needs valgrind (Debian: apt-get install valgrind).
 // Loopback only; stops by itself (bounded waits, helpers die with this process).
 import autocannon from "autocannon"
 import { execFileSync, spawn } from "node:child_process"
@@ -29,22 +31,33 @@ const scenario = arg("scenario", "hit")
 const warm = Number(arg("warm", 16_000))
 const count = Number(arg("count", 4_000))
 const patch = JSON.parse(arg("patch", "{}"))
-const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {} }
+const tracing = arg("tracing", undefined)
+const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {}, bare: {} }
 
 let child
 const main = async () => {
-  if (!(scenario in PATCHES)) throw new Error(`--scenario: hit or proxied, not ${scenario}`)
+  if (!(scenario in PATCHES)) throw new Error(`--scenario: hit, proxied or bare, not ${scenario}`)
+  if (scenario === "bare" && (tracing !== undefined || Object.keys(patch).length > 0)) throw new Error("--tracing and --patch configure the gateway, not the bare proxy")
   if (!Number.isInteger(warm) || warm < 0 || !Number.isInteger(count) || count < 1) throw new Error("--warm and --count: whole numbers (count ≥ 1)")
   if (!commandWorks("valgrind", ["--version"]) || !commandWorks("callgrind_control", ["--version"])) throw new Error("valgrind is missing (Debian: apt-get install valgrind)")
   const pinning = { pinned: false }
   const backend = await startScript("backend", "backend.mjs", { pinning })
+  const ratio = Number(tracing)
+  if (tracing !== undefined && !(ratio >= 0 && ratio <= 1)) throw new Error(`--tracing: a sample ratio from 0 to 1, not ${tracing}`)
+  const sink = tracing === undefined ? undefined : await startScript("otlp-sink", "otlp-sink.mjs", { pinning })
+  const traced = sink === undefined ? {} : {
+    features: { enable_tracing: true },
+    tracing: { endpoint: `http://127.0.0.1:${sink.port}/v1/traces`, service_name: "api-gateway-count", sample_ratio: ratio }
+  }
   const port = await freePort()
   const dir = makeTmpDir()
   const configPath = join(dir, "count.json")
-  writeFileSync(configPath, JSON.stringify(deepMerge(gatewayConfig({ port, backend: `http://127.0.0.1:${backend.port}` }), deepMerge(PATCHES[scenario], patch))))
+  writeFileSync(configPath, JSON.stringify(deepMerge(gatewayConfig({ port, backend: `http://127.0.0.1:${backend.port}` }), deepMerge(deepMerge(PATCHES[scenario], traced), patch))))
   const out = join(dir, "callgrind.out")
-  child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}`, process.execPath, ...gatewayNodeFlags, bundle], {
-    cwd: ROOT, env: childEnv({ CONFIG_PATH: configPath }), stdio: ["ignore", "ignore", "pipe"]
+  const program = scenario === "bare" ? [join(ROOT, "bench", "bare-proxy.mjs")] : [...gatewayNodeFlags, bundle]
+  child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}`, process.execPath, ...program], {
+    cwd: ROOT, env: childEnv({ CONFIG_PATH: configPath, PORT: String(port), BACKEND_URL: `http://127.0.0.1:${backend.port}` }),
+    stdio: ["pipe", "ignore", "pipe"] // an open stdin: the bench's helpers (the bare proxy) exit when it ends
   })
   children.add(child) // stopped with the helpers, on errors and signals too
   let stderr = ""
@@ -69,7 +82,7 @@ const main = async () => {
     rmSync(join(dir, f))
   }
   if (result["2xx"] !== count || instructions === 0) throw new Error(`${result["2xx"]} of ${count} requests answered 2xx; ${instructions} instructions counted`)
-  console.log(`${bundle} ${scenario}${Object.keys(patch).length > 0 ? ` ${JSON.stringify(patch)}` : ""}: ${(instructions / count / 1000).toFixed(1)}k instructions a request (${count} counted after ${warm} to warm up)`)
+  console.log(`${scenario === "bare" ? "bench/bare-proxy.mjs" : bundle} ${scenario}${sink === undefined ? "" : ` tracing ${ratio}`}${Object.keys(patch).length > 0 ? ` ${JSON.stringify(patch)}` : ""}: ${(instructions / count / 1000).toFixed(1)}k instructions a request (${count} counted after ${warm} to warm up)`)
 }
 
 runMain("count", main, {
