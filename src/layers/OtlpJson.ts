@@ -95,12 +95,6 @@ const span = (s: ReadableSpan): string => {
     `,"flags":${flags(ctx.traceFlags, parent?.isRemote)}}`
 }
 
-const spansOf = (list: ReadonlyArray<ReadableSpan>): string => {
-  let out = span(list[0]!)
-  for (let i = 1; i < list.length; i++) out += `,${span(list[i]!)}`
-  return out
-}
-
 // a batch's spans share a handful of scope objects: their grouping key is written once for each
 const scopeKeys = new WeakMap<ReadableSpan["instrumentationScope"], string>()
 const scopeKey = (scope: ReadableSpan["instrumentationScope"]): string => {
@@ -109,8 +103,8 @@ const scopeKey = (scope: ReadableSpan["instrumentationScope"]): string => {
   return key
 }
 
-/** The ExportTraceServiceRequest for `spans`, grouped by resource then instrumentation scope. */
-export const otlpJson = (spans: ReadonlyArray<ReadableSpan>): string => {
+/** The ExportTraceServiceRequest for `spans`, grouped by resource then instrumentation scope, piece by piece to `out`. */
+const writeRequest = (spans: ReadonlyArray<ReadableSpan>, out: (piece: string) => void): void => {
   const byResource = new Map<ReadableSpan["resource"], Map<string, Array<ReadableSpan>>>()
   for (const s of spans) {
     let scopes = byResource.get(s.resource)
@@ -120,22 +114,47 @@ export const otlpJson = (spans: ReadonlyArray<ReadableSpan>): string => {
     if (list === undefined) scopes.set(key, [s])
     else list.push(s)
   }
-  const resources: Array<string> = []
+  out(`{"resourceSpans":[`)
+  let resources = 0
   for (const [resource, scopes] of byResource) {
-    const scopeSpans: Array<string> = []
+    out(`${resources++ === 0 ? "" : ","}{"resource":{${attributes(resource.attributes).slice(1)}},"scopeSpans":[`)
+    let scopeCount = 0
     for (const list of scopes.values()) {
       const scope = list[0]!.instrumentationScope
-      scopeSpans.push(
-        `{"scope":{"name":${str(scope.name)}${scope.version ? `,"version":${str(scope.version)}` : ""}}` +
-          `,"spans":[${spansOf(list)}]${scope.schemaUrl ? `,"schemaUrl":${str(scope.schemaUrl)}` : ""}}`
-      )
+      out(`${scopeCount++ === 0 ? "" : ","}{"scope":{"name":${str(scope.name)}${scope.version ? `,"version":${str(scope.version)}` : ""}},"spans":[`)
+      for (let i = 0; i < list.length; i++) out(i === 0 ? span(list[i]!) : `,${span(list[i]!)}`)
+      out(`]${scope.schemaUrl ? `,"schemaUrl":${str(scope.schemaUrl)}` : ""}}`)
     }
-    resources.push(
-      `{"resource":{${attributes(resource.attributes).slice(1)}}` +
-        `,"scopeSpans":[${scopeSpans.join(",")}]${resource.schemaUrl ? `,"schemaUrl":${str(resource.schemaUrl)}` : ""}}`
-    )
+    out(`]${resource.schemaUrl ? `,"schemaUrl":${str(resource.schemaUrl)}` : ""}}`)
   }
-  return `{"resourceSpans":[${resources.join(",")}]}`
+  out("]}")
+}
+
+/** The ExportTraceServiceRequest for `spans` as one string. */
+export const otlpJson = (spans: ReadonlyArray<ReadableSpan>): string => {
+  let body = ""
+  writeRequest(spans, (piece) => (body += piece))
+  return body
+}
+
+// The body's UTF-8 bytes, each piece (a span) written into one buffer as it is made: a batch's
+// body as one string (~240 KB for 512 spans) went to V8's large-object space, was flattened
+// from thousands of pieces and then encoded, and large objects are freed only by full
+// collections. The buffer is sized from the last body, so it seldom grows.
+let lastBytes = 64 * 1024
+export const otlpJsonBytes = (spans: ReadonlyArray<ReadableSpan>): Buffer => {
+  let buf = Buffer.allocUnsafeSlow(Math.max(64 * 1024, Math.ceil(lastBytes * 1.25)))
+  let used = 0
+  writeRequest(spans, (piece) => {
+    if (piece.length * 3 > buf.length - used) { // UTF-8 takes at most 3 bytes per UTF-16 unit
+      const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, used + piece.length * 3))
+      buf.copy(bigger, 0, 0, used)
+      buf = bigger
+    }
+    used += buf.write(piece, used)
+  })
+  lastBytes = used
+  return buf.subarray(0, used)
 }
 
 /**
@@ -143,7 +162,7 @@ export const otlpJson = (spans: ReadonlyArray<ReadableSpan>): string => {
  * empty one or one that is not JSON being a success with nothing to report, as the SDK reads it.
  */
 export const otlpJsonSerializer: ISerializer<Array<ReadableSpan>, IExportTraceServiceResponse> = {
-  serializeRequest: (spans) => Buffer.from(otlpJson(spans)),
+  serializeRequest: (spans) => otlpJsonBytes(spans),
   deserializeResponse: (data) => {
     try {
       return data.length === 0 ? {} : (JSON.parse(Buffer.from(data).toString("utf8")) as IExportTraceServiceResponse)
