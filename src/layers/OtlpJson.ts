@@ -1,8 +1,8 @@
 // The OTLP/HTTP JSON body of a batch of finished spans, written by hand. The SDK's
 // JsonTraceSerializer builds the whole request as objects (a BigInt per timestamp), then
 // JSON.stringify and a TextEncoder; at a sample ratio of 1.0 that was ~20 µs of CPU per
-// request (four spans), the largest single cost of tracing. This writes the same document
-// with one string and no intermediate objects, leaving out what proto3's JSON mapping lets a
+// request (four spans), the largest single cost of tracing. This writes the same document a
+// span at a time into one buffer, with no intermediate objects, leaving out what proto3's JSON mapping lets a
 // writer leave out (zero counts, empty lists, an unset status message): Jaeger and the
 // OpenTelemetry Collector read both the same. test/tracing/OtlpJson.test.ts checks that
 // JSON.parse of this equals JSON.parse of the SDK's output with those defaults removed.
