@@ -4,7 +4,7 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import { Cluster, type Redis } from "ioredis"
+import type { Cluster, Redis } from "ioredis"
 import { callback } from "../http/Eager.js"
 import { type Bypass, Cache, type CachedResponse } from "../services/Cache.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
@@ -85,7 +85,7 @@ export const CacheRedis = Layer.effect(
       purge: (prefix) =>
         call(async () => {
           // in Redis Cluster every master holds some of the keys: scan each, delete one by one
-          const nodes: ReadonlyArray<Redis> = client instanceof Cluster ? client.nodes("master") : [client]
+          const nodes: ReadonlyArray<Redis> = client.isCluster ? (client as Cluster).nodes("master") : [client as Redis]
           let removed = 0
           for (const node of nodes) {
             let cursor = "0"

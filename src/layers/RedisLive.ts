@@ -1,8 +1,10 @@
 // ioredis clients that fail fast: no offline queue, a short command timeout, endless
 // reconnects. A failed command becomes the caller's typed fallback, never a stuck request.
+// ioredis is loaded when the first client is opened: a gateway on the memory stores (the
+// default) does not evaluate it at start-up (~20 ms of CPU, with its Cluster).
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Cluster, Redis, type RedisOptions } from "ioredis"
+import type { Redis, RedisOptions } from "ioredis"
 import type { Socket } from "node:net"
 import { type RedisClient, RedisClients } from "../services/RedisClients.js"
 
@@ -26,6 +28,11 @@ const hosts = (list: string) =>
     return { host, port: Number(port) }
   })
 
+interface Ioredis {
+  readonly Redis: typeof import("ioredis").Redis
+  readonly Cluster: typeof import("ioredis").Cluster
+}
+
 /**
  * A client whose commands of one event-loop turn, from every request of it, leave in one
  * write: its socket is corked at the turn's first command and uncorked when the turn ends
@@ -35,30 +42,42 @@ const hosts = (list: string) =>
  * and ~5× more of its objects outlived the young generation (README, Performance). Corked,
  * every command is written in its own turn and ioredis's own command path is unchanged.
  */
-export class TurnBatchedRedis extends Redis {
-  private corked = false
+const turnBatched = (Base: Ioredis["Redis"]) =>
+  class TurnBatchedRedis extends Base {
+    private corked = false
 
-  override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
-    const socket = this.stream as Socket | undefined
-    if (!this.corked && socket !== undefined && socket.writable) {
-      this.corked = true
-      socket.cork()
-      setImmediate(() => {
-        this.corked = false
-        socket.uncork() // the socket corked, even if a reconnect has replaced it since
-      })
+    override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
+      const socket = this.stream as Socket | undefined
+      if (!this.corked && socket !== undefined && socket.writable) {
+        this.corked = true
+        socket.cork()
+        setImmediate(() => {
+          this.corked = false
+          socket.uncork() // the socket corked, even if a reconnect has replaced it since
+        })
+      }
+      return super.sendCommand(...args)
     }
-    return super.sendCommand(...args)
   }
+
+let loaded: { readonly io: Ioredis; readonly TurnBatchedRedis: ReturnType<typeof turnBatched> } | undefined
+
+/** ioredis, loaded once; openClient needs it loaded. */
+export const loadIoredis = async (): Promise<void> => {
+  if (loaded !== undefined) return
+  const { Redis, Cluster } = await import("ioredis")
+  loaded ??= { io: { Redis, Cluster }, TurnBatchedRedis: turnBatched(Redis) }
 }
 
 // redis:// and rediss:// as ioredis reads them; redis+cluster://h1:p1,h2:p2 for Redis Cluster;
 // redis+sentinel://h1:p1,h2:p2/<master name> for Sentinel.
 export const openClient = (url: string): RedisClient => {
+  if (loaded === undefined) throw new Error("openClient before loadIoredis")
+  const { io, TurnBatchedRedis } = loaded
   const cluster = /^redis\+cluster:\/\/([^/]+)\/?$/.exec(url)
   // a Cluster has a connection per node: its commands of one turn go in one write per node
   // through ioredis's auto-pipelining (one batch in flight per node)
-  if (cluster !== null) return new Cluster(hosts(cluster[1]!), { redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true })
+  if (cluster !== null) return new io.Cluster(hosts(cluster[1]!), { redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true })
   const sentinel = /^redis\+sentinel:\/\/([^/]+)\/([^/?]+)/.exec(url)
   if (sentinel !== null) return new TurnBatchedRedis({ ...options, sentinels: hosts(sentinel[1]!), name: sentinel[2]! })
   return new TurnBatchedRedis(url, options)
@@ -85,7 +104,7 @@ export const RedisLive = Layer.scoped(
     )
     return RedisClients.of({
       client: (url) =>
-        Effect.suspend(() => {
+        Effect.zipRight(Effect.promise(loadIoredis), Effect.suspend(() => {
           let c = clients.get(url)
           if (c === undefined) {
             c = openClient(url)
@@ -94,7 +113,7 @@ export const RedisLive = Layer.scoped(
             clients.set(url, c)
           }
           return Effect.as(waitReady(c), c)
-        })
+        }))
     })
   })
 )

@@ -7,7 +7,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { Redis } from "ioredis"
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net"
-import { openClient } from "../../src/layers/RedisLive.js"
+import { loadIoredis, openClient } from "../../src/layers/RedisLive.js"
 
 interface Relay {
   readonly port: number
@@ -79,6 +79,7 @@ describe("Redis commands batched per event-loop turn", () => {
 
   beforeAll(async () => {
     relay = await startRelay()
+    await loadIoredis()
     client = openClient(`redis://127.0.0.1:${relay.port}/7`) as Redis
     client.on("error", () => {})
     await until(() => client.status === "ready", "the client to be ready")
