@@ -1,7 +1,7 @@
 // ioredis clients that fail fast: no offline queue, a short command timeout, endless
 // reconnects. A failed command becomes the caller's typed fallback, never a stuck request.
 // ioredis is loaded when the first client is opened: a gateway on the memory stores (the
-// default) does not evaluate it at start-up (~20 ms of CPU, with its Cluster).
+// default) does not evaluate it at start-up (with its Cluster, ~3.5 % of a start's CPU profile).
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { Redis, RedisOptions } from "ioredis"
