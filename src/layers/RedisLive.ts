@@ -28,11 +28,6 @@ const hosts = (list: string) =>
     return { host, port: Number(port) }
   })
 
-interface Ioredis {
-  readonly Redis: typeof import("ioredis").Redis
-  readonly Cluster: typeof import("ioredis").Cluster
-}
-
 /**
  * A client whose commands of one event-loop turn, from every request of it, leave in one
  * write: its socket is corked at the turn's first command and uncorked when the turn ends
@@ -42,7 +37,7 @@ interface Ioredis {
  * and ~5× more of its objects outlived the young generation (README, Performance). Corked,
  * every command is written in its own turn and ioredis's own command path is unchanged.
  */
-const turnBatched = (Base: Ioredis["Redis"]) =>
+const turnBatched = (Base: typeof import("ioredis").Redis) =>
   class TurnBatchedRedis extends Base {
     private corked = false
 
@@ -60,24 +55,24 @@ const turnBatched = (Base: Ioredis["Redis"]) =>
     }
   }
 
-let loaded: { readonly io: Ioredis; readonly TurnBatchedRedis: ReturnType<typeof turnBatched> } | undefined
+let loaded: { readonly Cluster: typeof import("ioredis").Cluster; readonly TurnBatchedRedis: ReturnType<typeof turnBatched> } | undefined
 
 /** ioredis, loaded once; openClient needs it loaded. */
 export const loadIoredis = async (): Promise<void> => {
   if (loaded !== undefined) return
   const { Redis, Cluster } = await import("ioredis")
-  loaded ??= { io: { Redis, Cluster }, TurnBatchedRedis: turnBatched(Redis) }
+  loaded ??= { Cluster, TurnBatchedRedis: turnBatched(Redis) }
 }
 
 // redis:// and rediss:// as ioredis reads them; redis+cluster://h1:p1,h2:p2 for Redis Cluster;
 // redis+sentinel://h1:p1,h2:p2/<master name> for Sentinel.
 export const openClient = (url: string): RedisClient => {
   if (loaded === undefined) throw new Error("openClient before loadIoredis")
-  const { io, TurnBatchedRedis } = loaded
+  const { Cluster, TurnBatchedRedis } = loaded
   const cluster = /^redis\+cluster:\/\/([^/]+)\/?$/.exec(url)
   // a Cluster has a connection per node: its commands of one turn go in one write per node
   // through ioredis's auto-pipelining (one batch in flight per node)
-  if (cluster !== null) return new io.Cluster(hosts(cluster[1]!), { redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true })
+  if (cluster !== null) return new Cluster(hosts(cluster[1]!), { redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true })
   const sentinel = /^redis\+sentinel:\/\/([^/]+)\/([^/?]+)/.exec(url)
   if (sentinel !== null) return new TurnBatchedRedis({ ...options, sentinels: hosts(sentinel[1]!), name: sentinel[2]! })
   return new TurnBatchedRedis(url, options)
