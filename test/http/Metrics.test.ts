@@ -101,6 +101,21 @@ describe("Metrics", () => {
         assert.isAbove(samplesOf(families.get("nodejs_heap_size_total_bytes"), "nodejs_heap_size_total_bytes")[0]?.value ?? 0, 0)
       }))
 
+    it.effect("shows a blocked event loop in the lag metrics", () =>
+      Effect.gen(function* () {
+        yield* scrape // each scrape starts the lag histogram afresh, and its first sample is dropped
+        yield* Effect.sleep("250 millis")
+        const until = Date.now() + 400
+        while (Date.now() < until) {
+          // the event loop blocked for 400 ms: the sampling timer's next tick is ~400 ms after the last
+        }
+        yield* Effect.sleep("250 millis") // a few samples after the stall
+        const families = yield* scrape
+        const max = samplesOf(families.get("nodejs_eventloop_lag_max_seconds"), "nodejs_eventloop_lag_max_seconds")[0]?.value ?? 0
+        assert.isAtLeast(max, 0.35, "the stall's delay is recorded")
+        assert.isBelow(max, 5)
+      }))
+
     it.effect("counts each request once under its route template and status", () =>
       Effect.gen(function* () {
         const first = yield* get("/api/v1/strategies/7/status")
