@@ -1,15 +1,19 @@
 // W3C trace context (SPEC §4): the client's trace id with a new span id, or a new trace.
 import { randomFillSync } from "node:crypto"
 
+// random bytes drawn 4 KiB at a time and turned into hex once: an id is then a slice of that
+// string (no call into C++ a request; a slice keeps its 8 KiB parent alive while it lives)
 const pool = Buffer.alloc(4096)
+let hexPool = ""
 let offset = pool.length
 
 const randomHex = (bytes: number): string => {
   if (offset + bytes > pool.length) {
     randomFillSync(pool)
+    hexPool = pool.toString("hex")
     offset = 0
   }
-  const hex = pool.toString("hex", offset, offset + bytes)
+  const hex = hexPool.slice(offset * 2, (offset + bytes) * 2)
   offset += bytes
   return hex
 }

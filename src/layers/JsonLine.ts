@@ -48,7 +48,6 @@ export const remembered = (make: (key: string) => string, limit = 1_024): (key: 
 const keyPart = remembered((key) => `,${jsonString(key)}:`)
 
 const jsonNumber = (n: number): number | string => (Number.isFinite(n) ? n : "null")
-const plainOrAbsent = (s: string | undefined): boolean => s === undefined || isPlain(s)
 const optional = (key: string, v: string | undefined): string => (v === undefined ? "" : `,"${key}":"${v}"`)
 
 /**
@@ -58,8 +57,9 @@ const optional = (key: string, v: string | undefined): string => (v === undefine
  * made first (test/layers/JsonLine.test.ts); a line with a value to escape is jsonLine's.
  */
 export const accessJson = (ts: string, l: AccessLine): string =>
-  isPlain(ts) && isPlain(l.request_id) && plainOrAbsent(l.method) && plainOrAbsent(l.path) && isPlain(l.route) && isPlain(l.query) &&
-    isPlain(l.client_ip) && isPlain(l.user_agent) && plainOrAbsent(l.trace_id) && plainOrAbsent(l.caller) && plainOrAbsent(l.refused_by)
+  // one test over the values joined: plain is a property of each code unit, so the joined
+  // string is plain exactly when every value is (a regex call per value cost ~3k instructions a line)
+  isPlain(`${ts}${l.request_id}${l.method ?? ""}${l.path ?? ""}${l.route}${l.query}${l.client_ip}${l.user_agent}${l.trace_id ?? ""}${l.caller ?? ""}${l.refused_by ?? ""}`)
     ? `{"level":"info","ts":"${ts}","msg":"HTTP request","request_id":"${l.request_id}"${optional("method", l.method)}${
       optional("path", l.path)},"route":"${l.route}","query":"${l.query}","status":${jsonNumber(l.status)},"duration_ms":${
       jsonNumber(l.duration_ms)},"client_ip":"${l.client_ip}","user_agent":"${l.user_agent}","request_size":${
