@@ -4,7 +4,10 @@
 //   npm run bench                        build, then 9 rounds x 2 s per scenario (short, many
 //                                        rounds: this machine's speed drifts by up to 2x within
 //                                        a minute, and fine interleaving lets every scenario see
-//                                        the same mix of its phases)
+//                                        the same mix of its phases; the rounds run the scenarios
+//                                        forward, then backward, and the "paired" columns give the
+//                                        median of each round's ratio to the baseline's round of
+//                                        the same pass, seconds apart)
 //   node bench/run.mjs --quick           smoke test: 1 round x 2 s, 1 s warm-up (or BENCH_QUICK=1)
 //   BENCH_ROUNDS=5 BENCH_DURATION=10 node bench/run.mjs
 //   BENCH_ONLY="bare proxied,tracing" node bench/run.mjs --quick
@@ -101,14 +104,16 @@ const API_KEY_GET = "gateway proxied GET (API key)"
 
 /** name, target (a key of TARGETS), path, optional method/headers/body, optional reference scenario. */
 const SCENARIOS = [
+  // the baseline, the default pipeline and fastify side by side: each round's ratios compare
+  // rounds seconds apart (the rounds run this list forward, then backward: see "paired" below)
+  { name: "bare proxied GET", target: "bare", path: MARKET },
   { name: API_KEY_GET, target: "gateway", path: MARKET, headers: { "x-api-key": API_KEY } },
+  { name: "fastify proxied GET", target: "fastify", path: MARKET },
   { name: "gateway proxied GET (JWT)", target: "gateway", path: MARKET, headers: { authorization: `Bearer ${JWT}` } },
   // the cost of tracing and of Redis-backed limits: compared with the same request without them
   { name: "gateway proxied GET (API key, tracing 1.0)", target: "gateway-tracing-1", path: MARKET, headers: { "x-api-key": API_KEY }, reference: API_KEY_GET },
   { name: "gateway proxied GET (API key, tracing 0.01)", target: "gateway-tracing-0.01", path: MARKET, headers: { "x-api-key": API_KEY }, reference: API_KEY_GET },
   { name: "gateway proxied GET (API key, Redis limits)", target: "gateway-redis", path: MARKET, headers: { "x-api-key": API_KEY }, reference: API_KEY_GET },
-  { name: "bare proxied GET", target: "bare", path: MARKET },
-  { name: "fastify proxied GET", target: "fastify", path: MARKET },
   { name: "gateway /health/liveness", target: "gateway", path: "/health/liveness", reference: "bare-local GET" },
   { name: "bare-local GET", target: "bare-local", path: MARKET },
   { name: "gateway cache hit (API key)", target: "gateway-cache", path: MARKET, headers: { "x-api-key": API_KEY }, reference: "bare-local GET" },
@@ -200,6 +205,12 @@ const median = (values) => {
   if (v.length === 0) return null
   const mid = Math.floor(v.length / 2)
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
+}
+
+/** The median over rounds of this scenario's req/s over `other`'s in the same round. */
+const pairedRatio = (s, other) => {
+  if (other === undefined || other.rounds.length !== s.rounds.length) return null
+  return median(s.rounds.map((r, i) => (other.rounds[i].reqPerSec > 0 ? r.reqPerSec / other.rounds[i].reqPerSec : NaN)))
 }
 
 const statusSummary = (stats) =>
@@ -368,7 +379,9 @@ const main = async () => {
   const loadPids = [process.pid, backend.child.pid, ...(sink ? [sink.child.pid] : [])]
   const results = scenarios.map((s) => ({ ...s, rounds: [] }))
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const res of results) {
+    // odd rounds run the scenarios in order, even rounds backward: a drift in the machine's speed
+    // during a round then favours no scenario over its neighbours in the list
+    for (const res of round % 2 === 1 ? results : [...results].reverse()) {
       const target = running[res.target]
       const url = `http://${HOST}:${target.port}`
       if (!target.warmed) {
@@ -451,6 +464,11 @@ const main = async () => {
     // bare's CPU per request over this one's: the ratio the CPU cost alone would give
     const bareCpu = byName[BASELINE].median.cpuUsPerReq
     s.cpuVsBare = bareCpu && s.median.cpuUsPerReq ? bareCpu / s.median.cpuUsPerReq : null
+    // paired: the median of the rounds' own ratios, each round against the baseline's (or the
+    // reference's) round of the same pass, seconds apart: the machine's drift over the run,
+    // which the ratio of medians above carries, cancels out of each pair
+    s.pairedVsBare = pairedRatio(s, byName[BASELINE])
+    s.pairedVsReference = s.reference ? pairedRatio(s, byName[s.reference]) : null
   }
 
   console.log("")
@@ -458,7 +476,7 @@ const main = async () => {
   console.log(`date: ${started.toISOString()}; medians of ${ROUNDS} interleaved round(s) x ${DURATION} s, ${CONNECTIONS} connections, pipelining ${PIPELINING}`)
   console.log("")
   console.log(table(
-    ["scenario", "req/s", "rounds' req/s", "p50 ms", "p99 ms", "RSS MB", "non-2xx", "errors", "ok %", `vs ${BASELINE}`, "vs reference", "target CPU", "CPU µs/req", "CPU vs bare", "other CPU"],
+    ["scenario", "req/s", "rounds' req/s", "p50 ms", "p99 ms", "RSS MB", "non-2xx", "errors", "ok %", `vs ${BASELINE}`, "paired", "vs reference", "paired", "target CPU", "CPU µs/req", "CPU vs bare", "other CPU"],
     summary.map((s) => [
       s.name + (s.targetExited ? " (TARGET EXITED)" : ""),
       fmt.int(s.median.reqPerSec),
@@ -470,13 +488,15 @@ const main = async () => {
       fmt.int(s.errors),
       fmt.pct(s.okPct),
       fmt.ratio(s.vsBare),
+      fmt.ratio(s.pairedVsBare),
       s.reference ? `${fmt.ratio(s.vsReference)} × ${s.reference}` : "",
+      s.reference ? fmt.ratio(s.pairedVsReference) : "",
       fmt.cpu(s.median.targetCpuPct),
       fmt.int(s.median.cpuUsPerReq),
       fmt.ratio(s.cpuVsBare),
       fmt.cpu(s.median.foreignCpuPct)
     ]),
-    [false, true, true, true, true, true, true, true, true, true, false, true, true, true, true]
+    [false, true, true, true, true, true, true, true, true, true, true, false, true, true, true, true, true]
   ))
   const failing = summary.filter((s) => s.okPct < 99.9)
   if (failing.length > 0) {
@@ -526,6 +546,8 @@ const main = async () => {
   console.log("CPU µs/req: the target's CPU time per answered request (median of the rounds); CPU vs bare: bare's over this one's, the")
   console.log("  throughput ratio if every target were limited by its own CPU only (the req/s ratios also carry the load side's limits).")
   console.log("rounds' req/s: the lowest and highest round; the machine's speed drifts between rounds, the medians absorb one outlier.")
+  console.log(`paired: the median of the rounds' own ratios, each round over the ${BASELINE} (or reference) round of the same pass;`)
+  console.log("  the rounds run the scenarios forward, then backward, so the drift of the machine's speed cancels out of each pair.")
   console.log("other CPU: CPU used during the rounds by processes outside the bench (builds, tests); above ~10% the numbers are disturbed.")
   const noisy = summary.filter((s) => s.maxForeignCpuPct > 10)
   if (noisy.length > 0) {
