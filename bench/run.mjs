@@ -7,7 +7,8 @@
 //                                        the same mix of its phases; the rounds run the scenarios
 //                                        forward, then backward, and the "paired" columns give the
 //                                        median of each round's ratio to the baseline's round of
-//                                        the same pass, seconds apart)
+//                                        the same pass, seconds apart; each round follows an
+//                                        unmeasured lead-in of 2,000 requests of its own load)
 //   node bench/run.mjs --quick           smoke test: 1 round x 2 s, 1 s warm-up (or BENCH_QUICK=1)
 //   BENCH_ROUNDS=5 BENCH_DURATION=10 node bench/run.mjs
 //   BENCH_ONLY="bare proxied,tracing" node bench/run.mjs --quick
@@ -47,6 +48,7 @@ const QUICK = process.argv.includes("--quick") || process.env.BENCH_QUICK === "1
 const ROUNDS = QUICK ? 1 : Math.round(positive("BENCH_ROUNDS", 9))
 const DURATION = QUICK ? 2 : positive("BENCH_DURATION", 2) // seconds per round
 const WARMUP = QUICK ? 1 : 2 // seconds per target, before its first round
+const LEAD_IN = 2_000 // requests before each round, not measured
 const CONNECTIONS = 64
 const PIPELINING = 1
 const REQUEST_TIMEOUT = 5 // seconds; a slower answer counts as an error (timeout)
@@ -337,7 +339,7 @@ const main = async () => {
   }
 
   const used = [...new Set(scenarios.map((s) => s.target))]
-  const totalSeconds = ROUNDS * scenarios.length * (DURATION + 1) + used.length * (WARMUP + 1) + 120
+  const totalSeconds = ROUNDS * scenarios.length * (DURATION + 2) + used.length * (WARMUP + 1) + 120
   // the whole run is bounded: give up (and kill every child) well after the expected end
   setTimeout(() => {
     console.error(`! bench exceeded ${Math.round(totalSeconds * 1.5)} s; stopping`)
@@ -391,6 +393,10 @@ const main = async () => {
         target.warmed = true
         await sleep(250)
       }
+      // an unmeasured lead-in of the same load: each round starts from a target that is already
+      // serving it (pooled connections open, heap and code warm), whatever ran or idled before
+      await load({ url: `${url}${res.path}`, method: res.method ?? "GET", headers: res.headers ?? {}, body: res.body, amount: LEAD_IN, duration: 10 })
+      if (aborted) return
       const meter = cpuMeter(target.child.pid, loadPids, needsOf(res).includes("redis") ? redis?.pid : undefined)
       const result = await load({ url: `${url}${res.path}`, method: res.method ?? "GET", headers: res.headers ?? {}, body: res.body, duration: DURATION })
       if (aborted) return
