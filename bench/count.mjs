@@ -7,13 +7,18 @@
 // log timestamp per line) is the same for both.
 //
 //   node bench/count.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied|bare] [--warm 16000] [--count 4000]
-//                        [--patch '{"features":{"enable_access_log":false}}'] [--tracing 0.01]
+//                        [--patch '{"features":{"enable_access_log":false}}'] [--tracing 0.01] [--functions 30]
 //
 // hit: cache hits (memory store), API key, the bench config's limits, access log on;
 // proxied: the same GET without the cache; bare: the same GET through the bench's bare node:http +
 // undici proxy (the ratios' reference, counted the same way). --patch: JSON merged into the scenario's config
 // (what one feature costs: the same scenario with and without it). --tracing: tracing on at
-// that sample ratio, exporting to the bench's OTLP sink (started for it). Needs valgrind (Debian: apt-get install valgrind).
+// that sample ratio, exporting to the bench's OTLP sink (started for it). --functions N: also the N
+// functions with the most instructions of their own a request, JIT-compiled JavaScript named from
+// the map node writes with --perf-basic-prof (callgrind alone shows it as bare addresses), the rest
+// (V8's builtins and runtime, node's C++, libc) as callgrind_annotate names it; and those counts
+// summed by kind (regular expressions, JavaScript, builtins, V8, node, libc).
+// Needs valgrind (Debian: apt-get install valgrind).
 // Loopback only; stops by itself (bounded waits, helpers die with this process).
 import autocannon from "autocannon"
 import { execFileSync, spawn } from "node:child_process"
@@ -32,6 +37,7 @@ const warm = Number(arg("warm", 16_000))
 const count = Number(arg("count", 4_000))
 const patch = JSON.parse(arg("patch", "{}"))
 const tracing = arg("tracing", undefined)
+const functions = Number(arg("functions", 0))
 const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {}, bare: {} }
 
 let child
@@ -39,6 +45,7 @@ const main = async () => {
   if (!(scenario in PATCHES)) throw new Error(`--scenario: hit, proxied or bare, not ${scenario}`)
   if (scenario === "bare" && (tracing !== undefined || Object.keys(patch).length > 0)) throw new Error("--tracing and --patch configure the gateway, not the bare proxy")
   if (!Number.isInteger(warm) || warm < 0 || !Number.isInteger(count) || count < 1) throw new Error("--warm and --count: whole numbers (count ≥ 1)")
+  if (!Number.isInteger(functions) || functions < 0) throw new Error("--functions: a whole number")
   if (!commandWorks("valgrind", ["--version"]) || !commandWorks("callgrind_control", ["--version"])) throw new Error("valgrind is missing (Debian: apt-get install valgrind)")
   const pinning = { pinned: false }
   const backend = await startScript("backend", "backend.mjs", { pinning })
@@ -54,7 +61,8 @@ const main = async () => {
   const configPath = join(dir, "count.json")
   writeFileSync(configPath, JSON.stringify(deepMerge(gatewayConfig({ port, backend: `http://127.0.0.1:${backend.port}` }), deepMerge(deepMerge(PATCHES[scenario], traced), patch))))
   const out = join(dir, "callgrind.out")
-  const program = scenario === "bare" ? [join(ROOT, "bench", "bare-proxy.mjs")] : [...gatewayNodeFlags, bundle]
+  const perfMap = functions > 0 ? ["--perf-basic-prof"] : []
+  const program = scenario === "bare" ? [...perfMap, join(ROOT, "bench", "bare-proxy.mjs")] : [...gatewayNodeFlags, ...perfMap, bundle]
   child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}`, process.execPath, ...program], {
     cwd: ROOT, env: childEnv({ CONFIG_PATH: configPath, PORT: String(port), BACKEND_URL: `http://127.0.0.1:${backend.port}` }),
     stdio: ["pipe", "ignore", "pipe"] // an open stdin: the bench's helpers (the bare proxy) exit when it ends
@@ -76,13 +84,57 @@ const main = async () => {
   execFileSync("callgrind_control", ["-d", String(child.pid)], { stdio: "ignore", timeout: 60_000 })
   const dumps = readdirSync(dir).filter((f) => f.startsWith("callgrind.out"))
   let instructions = 0
+  let busiest
   for (const f of dumps) {
     const m = /^summary: (\d+)/m.exec(readFileSync(join(dir, f), "utf8"))
-    if (m) instructions = Math.max(instructions, Number(m[1]))
-    rmSync(join(dir, f))
+    if (m && Number(m[1]) > instructions) {
+      instructions = Number(m[1])
+      busiest = f
+    }
   }
+  if (functions > 0 && busiest !== undefined) printFunctions(join(dir, busiest), `/tmp/perf-${child.pid}.map`, count)
+  for (const f of dumps) rmSync(join(dir, f))
+  rmSync(`/tmp/perf-${child.pid}.map`, { force: true })
   if (result["2xx"] !== count || instructions === 0) throw new Error(`${result["2xx"]} of ${count} requests answered 2xx; ${instructions} instructions counted`)
   console.log(`${scenario === "bare" ? "bench/bare-proxy.mjs" : bundle} ${scenario}${sink === undefined ? "" : ` tracing ${ratio}`}${Object.keys(patch).length > 0 ? ` ${JSON.stringify(patch)}` : ""}: ${(instructions / count / 1000).toFixed(1)}k instructions a request (${count} counted after ${warm} to warm up)`)
+}
+
+/** Self instructions a request by function, JIT code named from node's perf map, and by kind. */
+const printFunctions = (dump, mapFile, requests) => {
+  const jit = []
+  try {
+    for (const line of readFileSync(mapFile, "utf8").split("\n")) {
+      const [start, size, ...name] = line.split(" ")
+      if (name.length > 0) jit.push([parseInt(start, 16), parseInt(size, 16), name.join(" ")])
+    }
+  } catch { /* no map: JIT code stays as addresses */ }
+  const named = (fn) => {
+    const m = /^\?\?\?:0x([0-9a-f]+)$/.exec(fn)
+    if (m === null) return fn
+    const address = parseInt(m[1], 16)
+    for (let i = jit.length - 1; i >= 0; i--) if (jit[i][0] <= address && address < jit[i][0] + jit[i][1]) return jit[i][2] // the latest code there
+    return fn
+  }
+  const text = execFileSync("callgrind_annotate", ["--threshold=100", dump], { encoding: "utf8", maxBuffer: 64 << 20, timeout: 120_000 })
+  const self = new Map()
+  for (const line of text.split("\n")) {
+    const m = /^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)(?:\s+\[[^\]]*\])?$/.exec(line)
+    if (m === null || m[2] === "PROGRAM TOTALS") continue
+    const name = named(m[2].trim()).replace(ROOT + "/", "")
+    self.set(name, (self.get(name) ?? 0) + Number(m[1].replaceAll(",", "")))
+  }
+  const kind = (n) =>
+    n.startsWith("RegExp:") || /RegExp/.test(n) ? "regular expressions"
+      : /^(JS|LazyCompile|Function):/.test(n) ? "JavaScript (JIT)"
+      : /Builtins_/.test(n) ? "V8 builtins"
+      : /v8::|heap::/.test(n) ? "V8 runtime (C++: GC, strings, lookups…)"
+      : /node::|uv_|llhttp/.test(n) ? "node (C++)"
+      : /libc|malloc|\/string\/|stdio|libio/.test(n) ? "libc"
+      : "other (unnamed JIT code, …)"
+  const byKind = new Map()
+  for (const [n, v] of self) byKind.set(kind(n), (byKind.get(kind(n)) ?? 0) + v)
+  const rows = (m, k) => [...m].sort((a, b) => b[1] - a[1]).slice(0, k).map(([n, v]) => `${(v / requests / 1000).toFixed(2).padStart(7)}k  ${n.slice(0, 160)}`).join("\n")
+  console.log(`by kind (self instructions a request):\n${rows(byKind, 10)}\ntop ${functions} functions (self instructions a request):\n${rows(self, functions)}`)
 }
 
 runMain("count", main, {
