@@ -92,10 +92,13 @@ const main = async () => {
       busiest = f
     }
   }
-  if (functions > 0 && busiest !== undefined) printFunctions(join(dir, busiest), `/tmp/perf-${child.pid}.map`, count)
-  for (const f of dumps) rmSync(join(dir, f))
-  rmSync(`/tmp/perf-${child.pid}.map`, { force: true })
-  if (result["2xx"] !== count || instructions === 0) throw new Error(`${result["2xx"]} of ${count} requests answered 2xx; ${instructions} instructions counted`)
+  try {
+    if (result["2xx"] !== count || instructions === 0) throw new Error(`${result["2xx"]} of ${count} requests answered 2xx; ${instructions} instructions counted`)
+    if (functions > 0) printFunctions(join(dir, busiest), `/tmp/perf-${child.pid}.map`, count)
+  } finally {
+    for (const f of dumps) rmSync(join(dir, f))
+    rmSync(`/tmp/perf-${child.pid}.map`, { force: true })
+  }
   console.log(`${scenario === "bare" ? "bench/bare-proxy.mjs" : bundle} ${scenario}${sink === undefined ? "" : ` tracing ${ratio}`}${Object.keys(patch).length > 0 ? ` ${JSON.stringify(patch)}` : ""}: ${(instructions / count / 1000).toFixed(1)}k instructions a request (${count} counted after ${warm} to warm up)`)
 }
 
@@ -124,8 +127,8 @@ const printFunctions = (dump, mapFile, requests) => {
     self.set(name, (self.get(name) ?? 0) + Number(m[1].replaceAll(",", "")))
   }
   const kind = (n) =>
-    n.startsWith("RegExp:") || /RegExp/.test(n) ? "regular expressions"
-      : /^(JS|LazyCompile|Function):/.test(n) ? "JavaScript (JIT)"
+    /^(JS|LazyCompile|Function):/.test(n) ? "JavaScript (JIT)"
+      : /RegExp/.test(n) ? "regular expressions" // the compiled patterns (RegExp:…), V8's regex builtins and runtime
       : /Builtins_/.test(n) ? "V8 builtins"
       : /v8::|heap::/.test(n) ? "V8 runtime (C++: GC, strings, lookups…)"
       : /node::|uv_|llhttp/.test(n) ? "node (C++)"
