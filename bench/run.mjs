@@ -395,10 +395,11 @@ const main = async () => {
       }
       // an unmeasured lead-in of the same load: each round starts from a target that is already
       // serving it (pooled connections open, heap and code warm), whatever ran or idled before
-      await load({ url: `${url}${res.path}`, method: res.method ?? "GET", headers: res.headers ?? {}, body: res.body, amount: LEAD_IN, duration: 10 })
+      const request = { url: `${url}${res.path}`, method: res.method ?? "GET", headers: res.headers ?? {}, body: res.body }
+      await load({ ...request, amount: LEAD_IN, duration: 10 })
       if (aborted) return
       const meter = cpuMeter(target.child.pid, loadPids, needsOf(res).includes("redis") ? redis?.pid : undefined)
-      const result = await load({ url: `${url}${res.path}`, method: res.method ?? "GET", headers: res.headers ?? {}, body: res.body, duration: DURATION })
+      const result = await load({ ...request, duration: DURATION })
       if (aborted) return
       const rec = roundRecord(result, target.child.pid, alive(target.child), meter.end())
       res.rounds.push(rec)
