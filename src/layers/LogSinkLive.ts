@@ -3,22 +3,15 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { type AccessLine, accessMessage, type Fields, type Level, LogSink } from "../services/LogSink.js"
+import { makeIsoTime } from "./IsoTime.js"
 import { accessJson, jsonLine } from "./JsonLine.js"
 import { RotatingFile } from "./RotatingFile.js"
 
 const rank: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 }
 
-// one Date and one toISOString per millisecond, not per line (~1 µs of each access log line)
-let lastMs = 0
-let lastIso = ""
-const timestamp = (): string => {
-  const ms = Date.now()
-  if (ms !== lastMs) {
-    lastMs = ms
-    lastIso = new Date(ms).toISOString()
-  }
-  return lastIso
-}
+// the ISO text once a millisecond, its date and time part once a second (IsoTime.ts)
+const isoTime = makeIsoTime()
+const timestamp = (): string => isoTime(Date.now())
 
 const jsonFormat = (level: Level, message: string, fields: Fields): string => jsonLine(level, timestamp(), message, fields)
 
