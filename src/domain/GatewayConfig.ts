@@ -201,7 +201,9 @@ export const WebSocket = strict({
   service: optional(ServiceName.annotations({ message: expected("the name of a service") }), "dashboard_server"),
   backend_path: optional(AbsolutePath, "/ws"),
   max_connections: optional(PositiveInt, 1000),
-  max_frame_bytes: optional(PositiveInt, 1_048_576)
+  max_frame_bytes: optional(PositiveInt, 1_048_576),
+  // not in the SPEC: a peer that does not answer a ping within one interval is dropped (0: never)
+  ping_interval: optional(Duration, 30_000)
 })
 
 export const Admin = strict({

@@ -1,6 +1,6 @@
 // One proxied WebSocket session (SPEC §4): messages piped both ways as they came (text
 // or binary), close codes and reasons passed through, a sender paused while its peer
-// has too much unsent.
+// has too much unsent, and each side pinged so one that went silent is dropped.
 import { WebSocket } from "ws"
 
 export interface SessionEnd {
@@ -58,6 +58,38 @@ const pipe = (from: WebSocket, to: WebSocket): void => {
   })
 }
 
+/**
+ * Pings `socket` every `intervalMs`; a peer that has sent nothing since the last ping, not
+ * even its pong, is gone (a client whose NAT or proxy forgot the connection, a backend that
+ * hung) and `dead` hears it, once. A side the relay paused (its peer's backlog) is not read,
+ * so its silence then proves nothing: that round is skipped.
+ */
+const keepAlive = (socket: WebSocket, intervalMs: number, dead: () => void): void => {
+  if (intervalMs <= 0) return
+  let heard = true
+  const alive = () => {
+    heard = true
+  }
+  socket.on("pong", alive)
+  socket.on("ping", alive)
+  socket.on("message", alive)
+  const timer = setInterval(() => {
+    if (socket.readyState !== WebSocket.OPEN) return
+    if (socket.isPaused) {
+      heard = true
+      return
+    }
+    if (!heard) {
+      clearInterval(timer)
+      return dead()
+    }
+    heard = false
+    socket.ping()
+  }, intervalMs)
+  timer.unref()
+  socket.once("close", () => clearInterval(timer))
+}
+
 const close = (socket: WebSocket, code: number | undefined, reason?: Buffer): void => {
   if (socket.isPaused) socket.resume() // the closing handshake needs the peer's close frame read
   if (socket.readyState !== WebSocket.OPEN) return
@@ -65,7 +97,8 @@ const close = (socket: WebSocket, code: number | undefined, reason?: Buffer): vo
   else socket.close(code, reason)
 }
 
-export const relay = (client: WebSocket, backend: WebSocket, hooks: RelayHooks): Relay => {
+/** `pingIntervalMs`: websocket.ping_interval when the session opened (0: no pings). */
+export const relay = (client: WebSocket, backend: WebSocket, hooks: RelayHooks, pingIntervalMs = 0): Relay => {
   let end: SessionEnd | undefined
   let backendFailed = false
   let open = 2
@@ -76,6 +109,15 @@ export const relay = (client: WebSocket, backend: WebSocket, hooks: RelayHooks):
 
   pipe(client, backend)
   pipe(backend, client)
+  // a silent client: the backend is told it went away (1001); a silent backend: the client is
+  keepAlive(client, pingIntervalMs, () => {
+    decide(1006, "gateway")
+    client.terminate()
+  })
+  keepAlive(backend, pingIntervalMs, () => {
+    decide(1001, "gateway")
+    backend.terminate()
+  })
   client.on("error", (error) => {
     const code = protocolCode(error)
     if (code !== undefined) decide(code, "gateway")

@@ -98,7 +98,7 @@ export const WebSocketsLive = Layer.scoped(
             sessions.delete(session)
             checkIdle()
           }
-        })
+        }, ctx.plan.config.websocket.ping_interval)
         sessions.add(session)
       })
     }

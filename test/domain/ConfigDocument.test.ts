@@ -56,7 +56,8 @@ describe("ConfigDocument", () => {
       assert.strictEqual(c.tracing.sample_ratio, 1)
       assert.isUndefined(c.tracing.endpoint)
       assert.deepStrictEqual(c.websocket, {
-        enabled: true, path: "/ws", service: "dashboard_server", backend_path: "/ws", max_connections: 1000, max_frame_bytes: 1_048_576
+        enabled: true, path: "/ws", service: "dashboard_server", backend_path: "/ws", max_connections: 1000, max_frame_bytes: 1_048_576,
+        ping_interval: 30_000
       })
       assert.deepStrictEqual(c.admin, { enabled: false, host: "127.0.0.1", port: 9000 })
       assert.strictEqual(c.tls.enabled, false)

@@ -1,6 +1,7 @@
 // A ws echo backend on loopback port 0 for the WebSocket suites: it records every
 // upgrade that reached it and every close it saw, and obeys a few text commands:
-// "close:<code>:<reason>" closes with that code, "die" drops the TCP connection.
+// "close:<code>:<reason>" closes with that code, "die" drops the TCP connection, "freeze"
+// stops reading (and so answering pings) without closing.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -39,6 +40,7 @@ const echo = (socket: WebSocket, closes: Array<BackendClose>) => {
     const command = /^close:(\d+):(.*)$/.exec(text)
     if (command !== null) return socket.close(Number(command[1]), command[2])
     if (text === "die") return socket.terminate()
+    if (text === "freeze") return socket.pause() // reads nothing more, so answers no ping: a hung backend
     socket.send(data, { binary: isBinary })
   })
   socket.on("close", (code, reason) => void closes.push({ code, reason: reason.toString("utf8") }))
