@@ -3,6 +3,7 @@
 // or a hung backend does not hold a connection slot for ever.
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { CapturedLogs } from "../support/CapturingSink.js"
 import { eventually, realTime, send } from "../support/HttpClient.js"
 import { parsePrometheus } from "../support/HttpPrometheus.js"
 import { gatewayUrl } from "../support/TestGateway.js"
@@ -16,6 +17,15 @@ const gauge = Effect.gen(function* () {
   const res = yield* send(`${yield* gatewayUrl}/metrics`)
   return parsePrometheus(res.text).get("api_gateway_websocket_connections")?.samples[0]?.value
 })
+
+/** The "WebSocket closed" line of the session with request id `id`, once it is there. */
+const sessionEnd = (id: string) =>
+  Effect.flatMap(CapturedLogs, (logs) =>
+    eventually(Effect.sync(() => {
+      const line = logs.find((l) => l.message === "WebSocket closed" && l.fields["request_id"] === id)
+      assert.isDefined(line)
+      return line!.fields
+    })))
 
 const withPings = (interval: string) =>
   gatewayWithWsBackend((url) => ({ auth: wsAuth, services: { dashboard_server: { url } }, websocket: { ping_interval: interval } }))
@@ -37,7 +47,7 @@ describe("WebSocket keepalive", () => {
     it.scoped("drops a client that stops answering, telling the backend it went away (1001)", () =>
       Effect.gen(function* () {
         const backend = yield* WsBackendTag
-        const client = yield* open({ headers })
+        const client = yield* open({ headers: { ...headers, "x-request-id": "ws-silent-client" } })
         yield* sendText(client, "hello")
         yield* receive(client)
         const closesBefore = backend.closes.length
@@ -46,13 +56,19 @@ describe("WebSocket keepalive", () => {
         yield* eventually(Effect.map(gauge, (v) => assert.strictEqual(v, 0)), { timeoutMs: 3_000 })
         client.socket.resume()
         assert.strictEqual((yield* closedWith(client)).code, 1006) // its TCP connection was cut
+        const end = yield* sessionEnd("ws-silent-client")
+        assert.strictEqual(end["closed_by"], "gateway")
+        assert.strictEqual(end["close_code"], 1006)
       }))
 
     it.scoped("drops a backend that stops answering and closes the client with 1001", () =>
       Effect.gen(function* () {
-        const client = yield* open({ headers })
+        const client = yield* open({ headers: { ...headers, "x-request-id": "ws-silent-backend" } })
         yield* sendText(client, "freeze") // the echo backend stops reading
         assert.strictEqual((yield* closedWith(client)).code, 1001)
+        const end = yield* sessionEnd("ws-silent-backend")
+        assert.strictEqual(end["closed_by"], "gateway")
+        assert.strictEqual(end["close_code"], 1001)
         yield* eventually(Effect.map(gauge, (v) => assert.strictEqual(v, 0)), { timeoutMs: 3_000 })
       }))
   })
