@@ -27,6 +27,14 @@ const sessionEnd = (id: string) =>
       return line!.fields
     })))
 
+/** A client through the gateway, with the pings it has received so far. */
+const openCounting = Effect.gen(function* () {
+  const client = yield* open({ headers })
+  let pings = 0
+  client.socket.on("ping", () => void pings++)
+  return { client, pings: () => pings }
+})
+
 const withPings = (interval: string) =>
   gatewayWithWsBackend((url) => ({ auth: wsAuth, services: { dashboard_server: { url } }, websocket: { ping_interval: interval } }))
 
@@ -34,11 +42,9 @@ describe("WebSocket keepalive", () => {
   layer(withPings("150ms"), realTime)((it) => {
     it.scoped("pings an idle client, which answers and stays connected", () =>
       Effect.gen(function* () {
-        const client = yield* open({ headers })
-        let pings = 0
-        client.socket.on("ping", () => void pings++)
+        const { client, pings } = yield* openCounting
         yield* Effect.sleep("900 millis") // six intervals, nothing sent either way
-        assert.isAtLeast(pings, 3)
+        assert.isAtLeast(pings(), 3)
         assert.isUndefined(client.closed())
         yield* sendText(client, "still here")
         assert.strictEqual((yield* receive(client)).text, "still here")
@@ -76,12 +82,10 @@ describe("WebSocket keepalive", () => {
   layer(withPings("0s"), realTime)((it) => {
     it.scoped("sends no pings when ping_interval is 0", () =>
       Effect.gen(function* () {
-        const client = yield* open({ headers })
-        let pings = 0
-        client.socket.on("ping", () => void pings++)
+        const { client, pings } = yield* openCounting
         yield* sendText(client, "freeze") // a hung backend is kept: nothing checks it
         yield* Effect.sleep("600 millis")
-        assert.strictEqual(pings, 0)
+        assert.strictEqual(pings(), 0)
         assert.isUndefined(client.closed())
       }))
   })
