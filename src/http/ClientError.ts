@@ -1,8 +1,8 @@
 // Requests node:http refuses before any handler runs (SPEC §4, §6): oversized headers
 // (431), a client too slow to send its request (408), anything unparsable (400). They get
 // the same JSON body as every other error, then the connection is closed.
-import { randomUUID } from "node:crypto"
 import type { Duplex } from "node:stream"
+import { newRequestId } from "../domain/RequestId.js"
 
 const answers: Record<string, readonly [number, string, string]> = {
   HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "Request header fields too large"],
@@ -26,7 +26,7 @@ export const answerClientError = (error: NodeJS.ErrnoException, socket: Duplex):
     return undefined
   }
   const [status, reason, message] = answers[error.code ?? ""] ?? badRequest
-  const requestId = randomUUID()
+  const requestId = newRequestId()
   const body = JSON.stringify({ error: message, request_id: requestId })
   const responseBytes = Buffer.byteLength(body)
   socket.end(

@@ -9,10 +9,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
-import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { resolveClient } from "../domain/ClientIp.js"
 import type { GatewayError } from "../domain/Errors.js"
+import { newRequestId } from "../domain/RequestId.js"
 import { Auth } from "../services/Auth.js"
 import { Breaker } from "../services/Breaker.js"
 import { Cache } from "../services/Cache.js"
@@ -120,7 +120,7 @@ export const HandlerLive = Layer.scoped(
 
     const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: RequestContext["upgrade"], closed?: () => void): void => {
       const current = plan
-      const requestId = pickRequestId(req.headers["x-request-id"], randomUUID)
+      const requestId = pickRequestId(req.headers["x-request-id"], newRequestId)
       const length = req.headers["content-length"]
       const forwarded = req.headers["x-forwarded-for"]
       const client = resolveClient(socketAddress(req), typeof forwarded === "string" ? forwarded : forwarded?.join(", "), current.trustedProxies)

@@ -5,10 +5,10 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import { randomUUID } from "node:crypto"
 import type { IncomingMessage } from "node:http"
 import { BadRequest, Forbidden } from "../../domain/Errors.js"
 import { satisfies } from "../../domain/Role.js"
+import { newRequestId } from "../../domain/RequestId.js"
 import type { Auth, Credentials, Identity } from "../../services/Auth.js"
 import type { GatewayConfig } from "../../services/GatewayConfig.js"
 import { credentialsOf } from "../Credentials.js"
@@ -69,7 +69,7 @@ export const makeGuard = (auth: Auth["Type"], config: GatewayConfig["Type"]) => 
   return <R>(handler: AdminHandler<R>, options: { readonly page?: boolean } = {}) =>
     (request: HttpServerRequest.HttpServerRequest): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> => {
       const req = NodeHttpServerRequest.toIncomingMessage(request)
-      const requestId = pickRequestId(req.headers["x-request-id"], randomUUID)
+      const requestId = pickRequestId(req.headers["x-request-id"], newRequestId)
       const headers = { ...securityHeaders, "x-request-id": requestId }
       const failed = (error: AdminError) =>
         Effect.map(config.current, ({ config: c }) => {
