@@ -11,14 +11,21 @@ export class AttemptSignal {
   addEventListener(_type: "abort", listener: () => void): void {
     this.listeners.push(listener)
   }
+  /** In place (no new list a request); `abort` runs the listeners from a list of its own. */
   removeEventListener(_type: "abort", listener: () => void): void {
-    this.listeners = this.listeners.filter((l) => l !== listener)
+    const listeners = this.listeners
+    const i = listeners.indexOf(listener)
+    if (i === -1) return
+    for (let j = i; j < listeners.length - 1; j++) listeners[j] = listeners[j + 1]!
+    listeners.pop()
   }
   abort(reason: "timeout" | "client" | "shutdown" | "body-too-large"): void {
     if (this.aborted) return
     this.aborted = true
     this.reason = reason
-    for (const l of this.listeners) l()
+    const listeners = this.listeners
+    this.listeners = [] // a listener that removes itself or another leaves this loop's list alone
+    for (const l of listeners) l()
   }
 }
 
