@@ -156,6 +156,15 @@ const load = (opts) => {
 
 // CPU accounting from /proc (Linux): ticks of USER_HZ, 100 on every common kernel.
 const HZ = 100
+/** stime of one process, in ticks (null when unknown): the kernel's share, syscalls and loopback TCP. */
+const systemTicks = (pid) => {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[12]) // field 15 of proc(5)
+  } catch {
+    return null
+  }
+}
 /** utime + stime of one process, in ticks (null when unknown). */
 const processTicks = (pid) => {
   try {
@@ -184,16 +193,17 @@ const machineTicks = () => {
 const cpuMeter = (targetPid, loadPids, redis) => {
   const loadSide = () => loadPids.reduce((a, pid) => a + (processTicks(pid) ?? 0), 0)
   const ours = () => [process.pid, ...[...children].filter(alive).map((c) => c.pid), ...(redis ? [redis] : [])].reduce((a, pid) => a + (processTicks(pid) ?? 0), 0)
-  const t0 = Date.now(), target0 = processTicks(targetPid), load0 = loadSide(), ours0 = ours(), machine0 = machineTicks()
+  const t0 = Date.now(), target0 = processTicks(targetPid), system0 = systemTicks(targetPid), load0 = loadSide(), ours0 = ours(), machine0 = machineTicks()
   const redis0 = redis ? processTicks(redis) : null
   return {
     end: () => {
       const seconds = (Date.now() - t0) / 1000
-      const target1 = processTicks(targetPid), load1 = loadSide(), ours1 = ours(), machine1 = machineTicks()
+      const target1 = processTicks(targetPid), system1 = systemTicks(targetPid), load1 = loadSide(), ours1 = ours(), machine1 = machineTicks()
       const redis1 = redis ? processTicks(redis) : null
       const pct = (ticks) => (100 * ticks) / HZ / seconds
       return {
         targetCpuPct: target0 === null || target1 === null ? null : pct(target1 - target0),
+        targetSystemPct: system0 === null || system1 === null ? null : pct(system1 - system0),
         loadSideCpuPct: machine0 === null ? null : pct(load1 - load0),
         redisCpuPct: redis0 === null || redis1 === null ? null : pct(redis1 - redis0),
         foreignCpuPct: machine0 === null || machine1 === null ? null : Math.max(0, pct(machine1 - machine0 - (ours1 - ours0)))
@@ -237,6 +247,10 @@ const roundRecord = (result, pid, alive, cpu) => {
     targetCpuPct: cpu.targetCpuPct, // 100 = one core: below ~90 the target was not the bottleneck
     // the target's CPU per answered request: its cost, whichever side limited the rate
     cpuUsPerReq: cpu.targetCpuPct === null || result.requests.average <= 0 ? null : (cpu.targetCpuPct * 10_000) / result.requests.average,
+    // of which in the kernel (stime): the same system calls for every proxy, so what differs between
+    // the bare proxy and the gateway is the rest, user space; a phase of the machine that speeds up
+    // one share more than the other moves the req/s ratios
+    sysUsPerReq: cpu.targetSystemPct === null || result.requests.average <= 0 ? null : (cpu.targetSystemPct * 10_000) / result.requests.average,
     loadSideCpuPct: cpu.loadSideCpuPct, // autocannon + backend (+ sink); near 100 (pinned) means the load side was the limit
     redisCpuPct: cpu.redisCpuPct, // redis-server, Redis targets only (null otherwise or when not visible)
     foreignCpuPct: cpu.foreignCpuPct, // CPU used meanwhile by processes outside the bench (noise)
@@ -405,7 +419,7 @@ const main = async () => {
       res.rounds.push(rec)
       console.log(
         `[round ${round}/${ROUNDS}] ${res.name}: ${fmt.int(rec.reqPerSec)} req/s, p50 ${fmt.ms(rec.p50)} ms, p99 ${fmt.ms(rec.p99)} ms, ` +
-        `RSS ${fmt.mb(rec.rssMb)} MB, target CPU ${fmt.cpu(rec.targetCpuPct)}, load-side CPU ${fmt.cpu(rec.loadSideCpuPct)}, ` +
+        `RSS ${fmt.mb(rec.rssMb)} MB, target CPU ${fmt.cpu(rec.targetCpuPct)} (${fmt.int(rec.cpuUsPerReq)} µs/req, ${fmt.int(rec.sysUsPerReq)} in the kernel), load-side CPU ${fmt.cpu(rec.loadSideCpuPct)}, ` +
         `${rec.redisCpuPct === null ? "" : `Redis CPU ${fmt.cpu(rec.redisCpuPct)}, `}other CPU ${fmt.cpu(rec.foreignCpuPct)}, ok ${fmt.pct(rec.okPct)} (${statusSummary(result.statusCodeStats) || "no responses"}` +
         `${rec.errors ? `, ${rec.errors} errors incl. ${rec.timeouts} timeouts` : ""})${rec.targetAlive ? "" : " TARGET EXITED"}`
       )
@@ -443,6 +457,7 @@ const main = async () => {
         rssMb: median(res.rounds.map((r) => r.rssMb)),
         targetCpuPct: median(res.rounds.map((r) => r.targetCpuPct)),
         cpuUsPerReq: median(res.rounds.map((r) => r.cpuUsPerReq)),
+        sysUsPerReq: median(res.rounds.map((r) => r.sysUsPerReq)),
         loadSideCpuPct: median(res.rounds.map((r) => r.loadSideCpuPct)),
         redisCpuPct: median(res.rounds.map((r) => r.redisCpuPct)),
         foreignCpuPct: median(res.rounds.map((r) => r.foreignCpuPct))
@@ -483,7 +498,7 @@ const main = async () => {
   console.log(`date: ${started.toISOString()}; medians of ${ROUNDS} interleaved round(s) x ${DURATION} s, ${CONNECTIONS} connections, pipelining ${PIPELINING}`)
   console.log("")
   console.log(table(
-    ["scenario", "req/s", "rounds' req/s", "p50 ms", "p99 ms", "RSS MB", "non-2xx", "errors", "ok %", `vs ${BASELINE}`, "paired", "vs reference", "paired", "target CPU", "CPU µs/req", "CPU vs bare", "other CPU"],
+    ["scenario", "req/s", "rounds' req/s", "p50 ms", "p99 ms", "RSS MB", "non-2xx", "errors", "ok %", `vs ${BASELINE}`, "paired", "vs reference", "paired", "target CPU", "CPU µs/req", "of it kernel", "CPU vs bare", "other CPU"],
     summary.map((s) => [
       s.name + (s.targetExited ? " (TARGET EXITED)" : ""),
       fmt.int(s.median.reqPerSec),
@@ -500,10 +515,11 @@ const main = async () => {
       s.reference ? fmt.ratio(s.pairedVsReference) : "",
       fmt.cpu(s.median.targetCpuPct),
       fmt.int(s.median.cpuUsPerReq),
+      fmt.int(s.median.sysUsPerReq),
       fmt.ratio(s.cpuVsBare),
       fmt.cpu(s.median.foreignCpuPct)
     ]),
-    [false, true, true, true, true, true, true, true, true, true, true, false, true, true, true, true, true]
+    [false, true, true, true, true, true, true, true, true, true, true, false, true, true, true, true, true, true]
   ))
   const failing = summary.filter((s) => s.okPct < 99.9)
   if (failing.length > 0) {
@@ -552,6 +568,8 @@ const main = async () => {
   console.log("target CPU: the target's CPU time per second of load (100% = its whole core: the target was the bottleneck).")
   console.log("CPU µs/req: the target's CPU time per answered request (median of the rounds); CPU vs bare: bare's over this one's, the")
   console.log("  throughput ratio if every target were limited by its own CPU only (the req/s ratios also carry the load side's limits).")
+  console.log("of it kernel: the part of CPU µs/req spent in the kernel (stime: system calls, loopback TCP), about the same for every")
+  console.log("  proxy; the rest is user space, where the gateway's extra work is.")
   console.log("rounds' req/s: the lowest and highest round; the machine's speed drifts between rounds, the medians absorb one outlier.")
   console.log(`paired: the median of the rounds' own ratios, each round over the ${BASELINE} (or reference) round of the same pass;`)
   console.log("  the rounds run the scenarios forward, then backward, so the drift of the machine's speed cancels out of each pair.")
