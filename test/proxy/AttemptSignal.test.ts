@@ -1,12 +1,15 @@
 import { describe, expect, it } from "vitest"
 import { AttemptSignal } from "../../src/services/Upstream.js"
 
+const listen = (signal: AttemptSignal, ...listeners: Array<() => void>) => {
+  for (const listener of listeners) signal.addEventListener("abort", listener)
+}
+
 describe("AttemptSignal", () => {
   it("runs every listener once, in the order added, with the reason set", () => {
     const signal = new AttemptSignal()
     const heard: Array<string> = []
-    signal.addEventListener("abort", () => heard.push(`a:${String(signal.reason)}`))
-    signal.addEventListener("abort", () => heard.push("b"))
+    listen(signal, () => heard.push(`a:${String(signal.reason)}`), () => heard.push("b"))
     signal.abort("timeout")
     signal.abort("client")
     expect(heard).toEqual(["a:timeout", "b"])
@@ -19,9 +22,7 @@ describe("AttemptSignal", () => {
     const a = () => heard.push("a")
     const b = () => heard.push("b")
     const c = () => heard.push("c")
-    signal.addEventListener("abort", a)
-    signal.addEventListener("abort", b)
-    signal.addEventListener("abort", c)
+    listen(signal, a, b, c)
     signal.removeEventListener("abort", b)
     signal.removeEventListener("abort", () => heard.push("never added"))
     signal.abort("client")
@@ -37,9 +38,7 @@ describe("AttemptSignal", () => {
       signal.removeEventListener("abort", first)
       signal.removeEventListener("abort", second)
     }
-    signal.addEventListener("abort", first)
-    signal.addEventListener("abort", second)
-    signal.addEventListener("abort", () => heard.push("third"))
+    listen(signal, first, second, () => heard.push("third"))
     signal.abort("shutdown")
     expect(heard).toEqual(["first", "second", "third"])
   })
