@@ -7,7 +7,7 @@
 // log timestamp per line) is the same for both.
 //
 //   node bench/count.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied|bare] [--warm 16000] [--count 4000]
-//                        [--patch '{"features":{"enable_access_log":false}}'] [--tracing 0.01] [--functions 30]
+//                        [--patch '{"features":{"enable_access_log":false}}'] [--tracing 0.01] [--functions 30] [--repeat 3]
 //
 // hit: cache hits (memory store), API key, the bench config's limits, access log on;
 // proxied: the same GET without the cache; bare: the same GET through the bench's bare node:http +
@@ -17,7 +17,9 @@
 // functions with the most instructions of their own a request, JIT-compiled JavaScript named from
 // the map node writes with --perf-basic-prof (callgrind alone shows it as bare addresses), the rest
 // (V8's builtins and runtime, node's C++, libc) as callgrind_annotate names it; and those counts
-// summed by kind (regular expressions, JavaScript, builtins, V8, node, libc).
+// summed by kind (regular expressions, JavaScript, builtins, V8, node, libc). --repeat N: N counts,
+// each with a fresh process, one after another, and their median: one build's counts spread by up
+// to ~15 % on a slow or noisy machine (work that runs by the clock, compilation, collections).
 // Needs valgrind (Debian: apt-get install valgrind).
 // Loopback only; stops by itself (bounded waits, helpers die with this process).
 import autocannon from "autocannon"
@@ -39,6 +41,34 @@ const patch = JSON.parse(arg("patch", "{}"))
 const tracing = arg("tracing", undefined)
 const functions = Number(arg("functions", 0))
 const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {}, bare: {} }
+
+const repeat = Number(arg("repeat", 1))
+
+/** --repeat N: this script run N times without --repeat, each count printed, then their median. */
+const repeated = async () => {
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error("--repeat: a whole number (≥ 1)")
+  const args = process.argv.slice(2)
+  const i = args.indexOf("--repeat")
+  args.splice(i, 2)
+  const counts = []
+  for (let n = 1; n <= repeat; n++) {
+    const run = spawn(process.execPath, [process.argv[1], ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] })
+    children.add(run)
+    let out = ""
+    run.stdout.on("data", (d) => {
+      out += d
+      process.stdout.write(d)
+    })
+    const code = await new Promise((done) => run.once("exit", done))
+    const m = /: ([\d.]+)k instructions a request/.exec(out)
+    if (code !== 0 || m === null) throw new Error(`count ${n} of ${repeat} failed (exit ${code})`)
+    counts.push(Number(m[1]))
+  }
+  const sorted = [...counts].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  console.log(`median of ${repeat}: ${median.toFixed(1)}k instructions a request (${sorted[0].toFixed(1)}–${sorted.at(-1).toFixed(1)}k)`)
+}
 
 let child
 const main = async () => {
@@ -140,7 +170,7 @@ const printFunctions = (dump, mapFile, requests) => {
   console.log(`by kind (self instructions a request):\n${rows(byKind, 10)}\ntop ${functions} functions (self instructions a request):\n${rows(self, functions)}`)
 }
 
-runMain("count", main, {
+runMain("count", repeat === 1 ? main : repeated, {
   abort: () => child?.kill("SIGKILL"),
   isAborted: () => false
 })
