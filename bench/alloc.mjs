@@ -20,18 +20,14 @@ import { writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import WebSocket from "ws"
-import { API_KEY, childEnv, children, deepMerge, freePort, gatewayConfig, gatewayNodeFlags, makeTmpDir, probe, ROOT, runMain, startScript, withTimeout } from "./harness.mjs"
+import { API_KEY, childEnv, children, deepMerge, freePort, gatewayConfig, gatewayNodeFlags, makeTmpDir, option, probe, ROOT, runMain, startScript, withTimeout } from "./harness.mjs"
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback
-}
-const bundle = resolve(arg("bundle", join(ROOT, "dist", "gateway.mjs")))
-const scenario = arg("scenario", "proxied")
-const warm = Number(arg("warm", 30_000))
-const count = Number(arg("count", 20_000))
-const top = Number(arg("top", 40))
-const patch = JSON.parse(arg("patch", "{}"))
+const bundle = resolve(option("bundle", join(ROOT, "dist", "gateway.mjs")))
+const scenario = option("scenario", "proxied")
+const warm = Number(option("warm", 30_000))
+const count = Number(option("count", 20_000))
+const top = Number(option("top", 40))
+const patch = JSON.parse(option("patch", "{}"))
 const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {} }
 const BARE = { bare: "bare-proxy.mjs", local: "bare-local.mjs" }
 

@@ -27,22 +27,18 @@ import { execFileSync, spawn } from "node:child_process"
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
-import { API_KEY, childEnv, children, commandWorks, deepMerge, freePort, gatewayConfig, gatewayNodeFlags, makeTmpDir, probe, ROOT, runMain, startScript } from "./harness.mjs"
+import { API_KEY, childEnv, children, commandWorks, deepMerge, freePort, gatewayConfig, gatewayNodeFlags, makeTmpDir, median, option, probe, ROOT, runMain, startScript } from "./harness.mjs"
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback
-}
-const bundle = resolve(arg("bundle", join(ROOT, "dist", "gateway.mjs")))
-const scenario = arg("scenario", "hit")
-const warm = Number(arg("warm", 16_000))
-const count = Number(arg("count", 4_000))
-const patch = JSON.parse(arg("patch", "{}"))
-const tracing = arg("tracing", undefined)
-const functions = Number(arg("functions", 0))
+const bundle = resolve(option("bundle", join(ROOT, "dist", "gateway.mjs")))
+const scenario = option("scenario", "hit")
+const warm = Number(option("warm", 16_000))
+const count = Number(option("count", 4_000))
+const patch = JSON.parse(option("patch", "{}"))
+const tracing = option("tracing", undefined)
+const functions = Number(option("functions", 0))
 const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {}, bare: {} }
 
-const repeat = Number(arg("repeat", 1))
+const repeat = Number(option("repeat", 1))
 
 /** --repeat N: this script run N times without --repeat, each count printed, then their median. */
 const repeated = async () => {
@@ -64,10 +60,7 @@ const repeated = async () => {
     if (code !== 0 || m === null) throw new Error(`count ${n} of ${repeat} failed (exit ${code})`)
     counts.push(Number(m[1]))
   }
-  const sorted = [...counts].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-  console.log(`median of ${repeat}: ${median.toFixed(1)}k instructions a request (${sorted[0].toFixed(1)}–${sorted.at(-1).toFixed(1)}k)`)
+  console.log(`median of ${repeat}: ${median(counts).toFixed(1)}k instructions a request (${Math.min(...counts).toFixed(1)}–${Math.max(...counts).toFixed(1)}k)`)
 }
 
 let child

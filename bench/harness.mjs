@@ -28,6 +28,20 @@ export const positive = (name, fallback) => {
   return n
 }
 
+/** The value after `--name` on the command line, or `fallback`. */
+export const option = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback
+}
+
+/** The median of the finite numbers among `values`, null when there is none. */
+export const median = (values) => {
+  const v = values.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return null
+  const mid = Math.floor(v.length / 2)
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
+}
+
 // ---------------------------------------------------------------- the gateway's bench config
 
 export const API_KEY = "bench-viewer-key-0123456789"

@@ -39,7 +39,7 @@ import { dirname, join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import {
   alive, API_KEY, BENCH_DIR, children, deepMerge, HOST, JWT_SECRET, makeTmpDir, metricSum, planPinning, positive, probe,
-  machineInfo, redisCommands, redisPid, rssMb, runMain, scrapeMetrics, startGateway, startScript, stopAll, withTimeout
+  machineInfo, median, redisCommands, redisPid, rssMb, runMain, scrapeMetrics, startGateway, startScript, stopAll, withTimeout
 } from "./harness.mjs"
 
 // ---------------------------------------------------------------- settings
@@ -210,13 +210,6 @@ const cpuMeter = (targetPid, loadPids, redis) => {
       }
     }
   }
-}
-
-const median = (values) => {
-  const v = values.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b)
-  if (v.length === 0) return null
-  const mid = Math.floor(v.length / 2)
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
 }
 
 /** The median over rounds of this scenario's req/s over `other`'s in the same round. */

@@ -110,6 +110,7 @@ export const relay = (client: WebSocket, backend: WebSocket, hooks: RelayHooks, 
   pipe(client, backend)
   pipe(backend, client)
   // a silent client: the backend is told it went away (1001); a silent backend: the client is
+  // told so (1001); either way the log says the gateway ended the session
   keepAlive(client, pingIntervalMs, () => {
     decide(1006, "gateway")
     client.terminate()
