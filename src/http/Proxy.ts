@@ -186,6 +186,12 @@ export const makeForwarder = (deps: ProxyDeps) => {
         encoder.pipe(res)
       }
       const resume = () => body.resume()
+      // the chunk that completes a body of declared length ends the response with it: node's
+      // `write` corks the socket and uncorks it on a nextTick, `end(chunk)` in one go (its end
+      // follows in the same parser run, so nothing waits for it)
+      const declared = up.headers["content-length"]
+      const length = typeof declared === "string" ? Number(declared) : Number.NaN
+      let ended = false
       body.flow({
         data: (chunk) => {
           ctx.responseBytes += chunk.length
@@ -193,12 +199,17 @@ export const makeForwarder = (deps: ProxyDeps) => {
             if (ctx.responseBytes > maxEntryBytes) copy = undefined
             else copy.push(chunk)
           }
+          if (ctx.responseBytes === length) {
+            ended = true
+            target.end(chunk)
+            return true
+          }
           if (target.write(chunk)) return true
           target.once("drain", resume)
           return false
         },
         end: () => {
-          target.end()
+          if (!ended) target.end()
           finish(true)
         },
         error: () => {
