@@ -5,7 +5,7 @@
 // the bytes allocated a request are printed, in all and by the function that allocated them.
 // What a request allocates, not what it costs in time: allocation drives the young
 // generation's scavenges, and the gateway's footprint is what its time swings with on a noisy
-// machine (README, Performance).
+// machine (README, Performance; docs/performance-log.md).
 //
 //   node bench/alloc.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied|bare|local] [--warm 30000]
 //                        [--count 20000] [--patch '{"features":{"enable_access_log":false}}'] [--top 40]

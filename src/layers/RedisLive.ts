@@ -34,7 +34,7 @@ const hosts = (list: string) =>
  * (setImmediate, as ioredis's auto-pipelining schedules its batches). Auto-pipelining batches
  * the same way but keeps one batch in flight at a time, so a turn's commands waited for the
  * previous batch's replies before they were written: each request lived a round trip longer,
- * and ~5× more of its objects outlived the young generation (README, Performance). Corked,
+ * and ~5× more of its objects outlived the young generation (docs/performance-log.md). Corked,
  * every command is written in its own turn and ioredis's own command path is unchanged.
  */
 const turnBatched = (Base: typeof import("ioredis").Redis) =>

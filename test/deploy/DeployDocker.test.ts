@@ -80,7 +80,7 @@ describe("Dockerfile", () => {
     assert.include(healthcheckScript(), "/health/liveness")
   })
 
-  it("npm start runs the bundle with the young generation's semi-spaces at 8 MB (README, Performance: RSS)", () => {
+  it("npm start runs the bundle with the young generation's semi-spaces at 8 MB (docs/performance-log.md: RSS)", () => {
     assert.deepStrictEqual(startCommand(), ["node", "--max-semi-space-size=8", "dist/gateway.mjs"])
   })
 
