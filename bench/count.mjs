@@ -84,7 +84,8 @@ const main = async () => {
   const configPath = join(dir, "count.json")
   writeFileSync(configPath, JSON.stringify(deepMerge(gatewayConfig({ port, backend: `http://127.0.0.1:${backend.port}` }), deepMerge(deepMerge(PATCHES[scenario], traced), patch))))
   const out = join(dir, "callgrind.out")
-  const perfMap = functions > 0 ? ["--perf-basic-prof"] : []
+  // --perf-basic-prof also turns on V8's code log, which would land in the checkout as isolate-*-v8.log
+  const perfMap = functions > 0 ? ["--perf-basic-prof", "--no-logfile-per-isolate", `--logfile=${join(dir, "v8.log")}`] : []
   const program = scenario === "bare" ? [...perfMap, join(ROOT, "bench", "bare-proxy.mjs")] : [...gatewayNodeFlags, ...perfMap, bundle]
   child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}`, process.execPath, ...program], {
     cwd: ROOT, env: childEnv({ CONFIG_PATH: configPath, PORT: String(port), BACKEND_URL: `http://127.0.0.1:${backend.port}` }),
