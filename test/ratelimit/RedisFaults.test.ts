@@ -9,19 +9,11 @@ import { HttpListener } from "../../src/http/Server.js"
 import { type Captured, CapturedLogs } from "../support/CapturingSink.js"
 import { eventually, realTime, type Reply, send } from "../support/HttpClient.js"
 import { hit, metric, metricAt } from "../support/RateGateway.js"
-import { openProbe, OwnRedisServer, ownRedisServer, RedisProbe, redisProbeLayer, rateLimitKeys, reserveRedisServer } from "../support/RedisHarness.js"
+import { openProbe, OwnRedisServer, ownRedisServer, RedisProbe, redisProbeLayer, rateLimitKeys, redisRateLimits, reserveRedisServer } from "../support/RedisHarness.js"
 import { makeTestGateway } from "../support/TestGateway.js"
 
 const redisConfig = (url: string) => ({
-  rate_limit: {
-    enabled: true,
-    store: "redis",
-    redis_url: url,
-    global: { requests_per_second: 1_000, burst: 100_000 },
-    per_ip: { requests_per_minute: 60_000, burst: 100_000 },
-    endpoints: { "/limited": { requests_per_second: 0.001, burst: 3 } },
-    exempt_paths: ["/metrics"]
-  }
+  rate_limit: redisRateLimits(url, { endpoints: { "/limited": { requests_per_second: 0.001, burst: 3 } } })
 })
 
 /** A gateway on a redis-server of the block's own, with RedisProbe and OwnRedisServer. */

@@ -14,7 +14,7 @@ import { promisify } from "node:util"
 import { freePort, startBackend } from "../support/HttpBackend.js"
 import { eventually, realTime, send } from "../support/HttpClient.js"
 import { metricAt } from "../support/RateGateway.js"
-import { answersPing } from "../support/RedisHarness.js"
+import { answersPing, redisRateLimits } from "../support/RedisHarness.js"
 import { gatewayUrl, makeTestGateway } from "../support/TestGateway.js"
 
 const run = promisify(execFile)
@@ -100,16 +100,10 @@ const gateway = Layer.unwrapScoped(
     const url = `redis+sentinel://127.0.0.1:${topology.sentinelPort}/mymaster`
     return makeTestGateway({
       services: { market_data: { url: backend.url, max_retries: 0 } },
-      rate_limit: {
-        enabled: true,
-        store: "redis",
-        redis_url: url,
-        global: { requests_per_second: 1_000, burst: 100_000 },
-        per_ip: { requests_per_minute: 60_000, burst: 100_000 },
+      rate_limit: redisRateLimits(url, {
         // refill too slowly to matter within a test
-        endpoints: { "/limited": { requests_per_second: 0.001, burst: 3 }, "/failover": { requests_per_second: 0.001, burst: 2 } },
-        exempt_paths: ["/metrics"]
-      },
+        endpoints: { "/limited": { requests_per_second: 0.001, burst: 3 }, "/failover": { requests_per_second: 0.001, burst: 2 } }
+      }),
       cache: { redis_url: url, rules: { "/api/v1/market-data/symbols": { ttl: "60s", shared: true }, "/api/v1/market-data/ticker": { ttl: "60s", shared: true } } }
     }).pipe(Layer.merge(Layer.succeed(SentinelTopology, topology)))
   })

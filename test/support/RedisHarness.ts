@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { connect } from "node:net"
 import { freePort } from "./HttpBackend.js"
 import { eventually } from "./HttpClient.js"
+import { merge } from "./TestConfig.js"
 import { gatewayUrl, makeTestGateway } from "./TestGateway.js"
 
 /** The test's own client on the gateway's Redis database, to read and change what the gateway stored. */
@@ -39,6 +40,17 @@ export const redisProbeLayer = (url: string) =>
     Effect.tap(openProbe(url), (client) =>
       Effect.zipRight(Effect.promise(() => client.flushdb()), Effect.addFinalizer(() => flush(client))))
   )
+
+/** `rate_limit` on the Redis at `url`: global and per-IP buckets that never refuse here, `over` merged on top, /metrics exempt. */
+export const redisRateLimits = (url: string, over: Record<string, unknown> = {}) =>
+  merge({
+    enabled: true,
+    store: "redis",
+    redis_url: url,
+    global: { requests_per_second: 1_000, burst: 100_000 },
+    per_ip: { requests_per_minute: 60_000, burst: 100_000 },
+    exempt_paths: ["/metrics"]
+  }, over)
 
 /** The gateway's keys in Redis, sorted. */
 export const rateLimitKeys = Effect.flatMap(RedisProbe, (probe) => Effect.promise(() => probe.keys("gw:rl2:*"))).pipe(
