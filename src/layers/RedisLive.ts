@@ -4,8 +4,10 @@
 // default) does not evaluate it at start-up (with its Cluster, ~3.5 % of a start's CPU profile).
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import type { Redis, RedisOptions } from "ioredis"
 import type { Socket } from "node:net"
+import { redactUrl } from "../domain/RedactConfig.js"
 import { type RedisClient, RedisClients } from "../services/RedisClients.js"
 
 /** Redis commands on the request path give up after this long (SPEC §4: a stall is a failure). */
@@ -86,9 +88,31 @@ const waitReady = (client: RedisClient) =>
     return Effect.sync(() => void client.off("ready", onReady))
   }).pipe(Effect.timeout("2 seconds"), Effect.option)
 
+/**
+ * Why a client cannot connect (refused, a certificate it cannot verify, a wrong password…), said
+ * once per streak of the same error, and when it is ready again: the stores' own warnings only
+ * say that Redis is unavailable, and ioredis retries every second.
+ */
+const reportConnection = (client: RedisClient, url: string, log: (effect: Effect.Effect<void>) => void) => {
+  const redis = redactUrl(url)
+  let failing: string | undefined
+  client.on("error", (error: Error) => {
+    const reason = error.message || String(error)
+    if (reason === failing) return
+    failing = reason
+    log(Effect.logWarning("Redis connection failed").pipe(Effect.annotateLogs({ redis, error: reason })))
+  })
+  client.on("ready", () => {
+    if (failing === undefined) return
+    failing = undefined
+    log(Effect.logInfo("Redis connection ready").pipe(Effect.annotateLogs({ redis })))
+  })
+}
+
 export const RedisLive = Layer.scoped(
   RedisClients,
   Effect.gen(function* () {
+    const log = Runtime.runFork(yield* Effect.runtime<never>())
     const clients = new Map<string, RedisClient>()
     yield* Effect.addFinalizer(() =>
       Effect.forEach([...clients.values()], (c) =>
@@ -103,8 +127,8 @@ export const RedisLive = Layer.scoped(
           let c = clients.get(url)
           if (c === undefined) {
             c = openClient(url)
-            // the callers count and log failures; this keeps ioredis from an unhandled 'error'
-            c.on("error", () => {})
+            // also keeps ioredis from an unhandled 'error'; the callers count their failed commands
+            reportConnection(c, url, log)
             clients.set(url, c)
           }
           return Effect.as(waitReady(c), c)

@@ -29,6 +29,7 @@ const fallbackActive = "api_gateway_rate_limit_fallback_active"
 const redisErrors = ["api_gateway_redis_errors_total", { component: "rate_limit" }] as const
 
 const unavailableLines = (lines: ReadonlyArray<Captured>) => lines.filter((l) => l.message.startsWith("Redis unavailable"))
+const linesSaying = (lines: ReadonlyArray<Captured>, message: string) => lines.filter((l) => l.message === message)
 
 /** Answered, not with a 5xx, within about a second (the command timeout is the only wait; 1.5 s allows for a loaded machine). */
 const assertServed = (reply: Reply, what: string) => {
@@ -69,9 +70,16 @@ describe("RedisFaults", () => {
           const warnings = unavailableLines(logs)
           assert.strictEqual(warnings.length, 1, `one line however many requests fail: ${JSON.stringify(warnings)}`)
           assert.strictEqual(warnings[0]!.level, "warn")
+          // and why, once, however often the client retried meanwhile (every 100 ms to 1 s)
+          const failed = linesSaying(logs, "Redis connection failed")
+          assert.lengthOf(failed, 1, JSON.stringify(failed))
+          assert.strictEqual(failed[0]!.level, "warn")
+          assert.include(String(failed[0]!.fields["error"]), "ECONNREFUSED")
+          assert.strictEqual(failed[0]!.fields["redis"], redis.url())
 
           yield* redis.start
           yield* gaugeIs(0)
+          assert.lengthOf(linesSaying(logs, "Redis connection ready"), 1)
           // the new server started empty: new requests write new keys there
           yield* eventually(Effect.gen(function* () {
             assertServed(yield* hit("/version"), "after the restart")
