@@ -3,6 +3,7 @@
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { parseGoDuration } from "./GoDuration.js"
+import { parseRedisUrl } from "./RedisUrl.js"
 
 const show = (u: unknown): string => {
   if (u === undefined) return "nothing"
@@ -55,9 +56,12 @@ export const HttpUrl = Schema.String.pipe(Schema.filter(httpUrl)).annotations({
   message: expected("an http(s) URL")
 })
 
-export const RedisUrl = Schema.String.pipe(Schema.pattern(/^(rediss?|redis\+sentinel|redis\+cluster):\/\/\S+$/)).annotations({
-  message: expected("a redis:// or rediss:// URL")
-})
+export const RedisUrl = Schema.String.pipe(
+  Schema.filter((s) => {
+    const target = parseRedisUrl(s)
+    return typeof target === "string" ? target : true
+  })
+)
 
 /** Go-style duration (SPEC §1), decoded to milliseconds. */
 export const Duration = Schema.transformOrFail(

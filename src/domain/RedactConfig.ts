@@ -5,7 +5,7 @@ import type { GatewayConfig } from "./GatewayConfig.js"
 export const redacted = "[REDACTED]"
 
 const userinfo = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i
-const secretParameter = /([?&](?:password|pass|pwd|secret|token|key|access_token)=)[^&#]*/gi
+const secretParameter = /([?&](?:password|pass|pwd|secret|token|key|access_token|sentinel_password)=)[^&#]*/gi
 
 /** `redis://user:pass@host:6379/0?password=x` → `redis://[REDACTED]@host:6379/0?password=[REDACTED]`. */
 export const redactUrl = (text: string): string =>

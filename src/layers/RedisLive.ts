@@ -8,6 +8,7 @@ import * as Runtime from "effect/Runtime"
 import type { Redis, RedisOptions } from "ioredis"
 import type { Socket } from "node:net"
 import { redactUrl } from "../domain/RedactConfig.js"
+import { parseRedisUrl } from "../domain/RedisUrl.js"
 import { type RedisClient, RedisClients } from "../services/RedisClients.js"
 
 /** Redis commands on the request path give up after this long (SPEC §4: a stall is a failure). */
@@ -23,12 +24,6 @@ const options: RedisOptions = {
   connectTimeout: 2_000,
   retryStrategy: (times) => Math.min(times * 100, 1_000)
 }
-
-const hosts = (list: string) =>
-  list.split(",").map((h) => {
-    const [host = "127.0.0.1", port = "6379"] = h.split(":")
-    return { host, port: Number(port) }
-  })
 
 /**
  * A client whose commands of one event-loop turn, from every request of it, leave in one
@@ -66,18 +61,35 @@ export const loadIoredis = async (): Promise<void> => {
   loaded ??= { Cluster, TurnBatchedRedis: turnBatched(Redis) }
 }
 
-// redis:// and rediss:// as ioredis reads them; redis+cluster://h1:p1,h2:p2 for Redis Cluster;
-// redis+sentinel://h1:p1,h2:p2/<master name> for Sentinel.
+// the URL forms of ../domain/RedisUrl.ts; the config's schema has refused any other
 export const openClient = (url: string): RedisClient => {
   if (loaded === undefined) throw new Error("openClient before loadIoredis")
   const { Cluster, TurnBatchedRedis } = loaded
-  const cluster = /^redis\+cluster:\/\/([^/]+)\/?$/.exec(url)
-  // a Cluster has a connection per node: its commands of one turn go in one write per node
-  // through ioredis's auto-pipelining (one batch in flight per node)
-  if (cluster !== null) return new Cluster(hosts(cluster[1]!), { redisOptions: options, enableOfflineQueue: false, enableAutoPipelining: true })
-  const sentinel = /^redis\+sentinel:\/\/([^/]+)\/([^/?]+)/.exec(url)
-  if (sentinel !== null) return new TurnBatchedRedis({ ...options, sentinels: hosts(sentinel[1]!), name: sentinel[2]! })
-  return new TurnBatchedRedis(url, options)
+  const target = parseRedisUrl(url)
+  if (typeof target === "string") throw new Error(`not a Redis URL: ${target}`)
+  switch (target._tag) {
+    case "Single":
+      return new TurnBatchedRedis(url, options)
+    case "Cluster":
+      // a Cluster has a connection per node: its commands of one turn go in one write per node
+      // through ioredis's auto-pipelining (one batch in flight per node)
+      return new Cluster([...target.nodes], {
+        redisOptions: { ...options, username: target.username, password: target.password },
+        enableOfflineQueue: false,
+        enableAutoPipelining: true
+      })
+    case "Sentinel":
+      return new TurnBatchedRedis({
+        ...options,
+        sentinels: [...target.sentinels],
+        name: target.name,
+        db: target.db,
+        username: target.username,
+        password: target.password,
+        sentinelUsername: target.sentinelUsername,
+        sentinelPassword: target.sentinelPassword
+      })
+  }
 }
 
 const waitReady = (client: RedisClient) =>

@@ -1,6 +1,7 @@
 // Redis Cluster (SPEC §7, issue 10): the Redis rate limiter and cache against a real
-// 3-master cluster started on loopback ports by the test; each bucket's script touches one
-// slot (its own hash tag), so the buckets land on different masters and still agree.
+// 3-master cluster started on loopback ports by the test, its nodes password-protected; each
+// bucket's script touches one slot (its own hash tag), so the buckets land on different
+// masters and still agree.
 import { assert, describe, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -15,6 +16,9 @@ import { eventually, realTime, send } from "../support/HttpClient.js"
 import { gatewayUrl, makeTestGateway } from "../support/TestGateway.js"
 
 const run = promisify(execFile)
+const password = "cluster-pw"
+/** redis-cli with the nodes' password. */
+const cli = (args: ReadonlyArray<string>) => run("redis-cli", ["--no-auth-warning", "-a", password, ...args])
 
 class ClusterPorts extends Context.Tag("test/ClusterPorts")<ClusterPorts, ReadonlyArray<number>>() {}
 
@@ -26,17 +30,18 @@ const redisCluster = Effect.acquireRelease(
     const servers: Array<ChildProcess> = ports.map((port) =>
       spawn("redis-server", [
         "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--dir", dir
+        "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--dir", dir,
+        "--requirepass", password, "--masterauth", password
       ], { stdio: "ignore" })
     )
     for (const port of ports) {
-      yield* eventually(Effect.tryPromise(() => run("redis-cli", ["-p", String(port), "ping"])), { timeoutMs: 10_000, intervalMs: 100 })
+      yield* eventually(Effect.tryPromise(() => cli(["-p", String(port), "ping"])), { timeoutMs: 10_000, intervalMs: 100 })
     }
     yield* Effect.tryPromise(() =>
-      run("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"])
+      cli(["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"])
     ).pipe(Effect.orDie)
     yield* eventually(
-      Effect.tryPromise(() => run("redis-cli", ["-p", String(ports[0]), "cluster", "info"])).pipe(
+      Effect.tryPromise(() => cli(["-p", String(ports[0]), "cluster", "info"])).pipe(
         Effect.flatMap(({ stdout }) => (stdout.includes("cluster_state:ok") ? Effect.void : Effect.fail(new Error("cluster not ready"))))
       ),
       { timeoutMs: 15_000, intervalMs: 200 }
@@ -51,14 +56,14 @@ const redisCluster = Effect.acquireRelease(
 )
 
 const keysOn = (port: number, pattern: string) =>
-  Effect.promise(() => run("redis-cli", ["-p", String(port), "--scan", "--pattern", pattern])).pipe(
+  Effect.promise(() => cli(["-p", String(port), "--scan", "--pattern", pattern])).pipe(
     Effect.map(({ stdout }) => stdout.split("\n").filter((l) => l !== ""))
   )
 
 /** A bucket's tokens, read through the cluster (redis-cli -c follows MOVED to the master holding the key; Lua unpacks the script's layout). */
 const tokensInCluster = (port: number, key: string) =>
   Effect.promise(() =>
-    run("redis-cli", ["-c", "-p", String(port), "eval", "local v = redis.call('GET', KEYS[1]) if not v then return false end return tostring((struct.unpack('<dd', v)))", "1", key])
+    cli(["-c", "-p", String(port), "eval", "local v = redis.call('GET', KEYS[1]) if not v then return false end return tostring((struct.unpack('<dd', v)))", "1", key])
   ).pipe(Effect.map(({ stdout }) => stdout.trim()))
 
 const burst = 12
@@ -67,7 +72,7 @@ const gateway = Layer.unwrapScoped(
   Effect.gen(function* () {
     const cluster = yield* redisCluster
     const backend = yield* startBackend()
-    const url = `redis+cluster://${cluster.ports.map((p) => `127.0.0.1:${p}`).join(",")}`
+    const url = `redis+cluster://:${password}@${cluster.ports.map((p) => `127.0.0.1:${p}`).join(",")}`
     return makeTestGateway({
       services: { market_data: { url: backend.url } },
       rate_limit: {

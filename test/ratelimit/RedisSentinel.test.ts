@@ -1,7 +1,9 @@
 // Redis Sentinel (SPEC §7, issue 10 item 9): the Redis rate limiter and cache through a real
-// Sentinel started by the test on loopback ports (a master, its replica, one sentinel). When
-// the master dies, Sentinel promotes the replica; the gateway answers from its local buckets
-// meanwhile, then finds the new master through Sentinel and goes on with what was replicated.
+// Sentinel started by the test on loopback ports (a master, its replica, one sentinel), as
+// production runs it: passwords on the data nodes and on the sentinel, a database other than
+// 0. When the master dies, Sentinel promotes the replica; the gateway answers from its local
+// buckets meanwhile, then finds the new master through Sentinel and goes on with what was
+// replicated.
 import { assert, describe, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -14,7 +16,7 @@ import { promisify } from "node:util"
 import { freePort, startBackend } from "../support/HttpBackend.js"
 import { eventually, realTime, send } from "../support/HttpClient.js"
 import { metricAt } from "../support/RateGateway.js"
-import { answersPing, redisRateLimits } from "../support/RedisHarness.js"
+import { redisRateLimits } from "../support/RedisHarness.js"
 import { gatewayUrl, makeTestGateway } from "../support/TestGateway.js"
 
 const run = promisify(execFile)
@@ -28,14 +30,24 @@ interface Sentinel {
 }
 class SentinelTopology extends Context.Tag("test/SentinelTopology")<SentinelTopology, Sentinel>() {}
 
-const cli = (port: number, ...args: ReadonlyArray<string>) =>
-  Effect.promise(() => run("redis-cli", ["-p", String(port), ...args])).pipe(Effect.map(({ stdout }) => stdout.trim()))
+const dataPassword = "data-pw"
+const sentinelPassword = "sentinel-pw"
+const db = 3
 
-const untilPing = (port: number) =>
-  eventually(Effect.flatMap(Effect.promise(() => answersPing(port)), (ok) => (ok ? Effect.void : Effect.fail(new Error(`nothing answers on ${port}`)))), {
-    timeoutMs: 10_000,
-    intervalMs: 100
-  })
+const redisCli = (port: number, args: ReadonlyArray<string>) =>
+  Effect.promise(() => run("redis-cli", ["-p", String(port), "--no-auth-warning", ...args])).pipe(Effect.map(({ stdout }) => stdout.trim()))
+/** A command to the sentinel. */
+const cli = (port: number, ...args: ReadonlyArray<string>) => redisCli(port, ["-a", sentinelPassword, ...args])
+/** A command to a data node, on the gateway's database. */
+const data = (port: number, ...args: ReadonlyArray<string>) => redisCli(port, ["-a", dataPassword, "-n", String(db), ...args])
+
+/** Until the server on `port` answers an authenticated PING. */
+const untilPassword = (port: number, password = dataPassword) =>
+  eventually(
+    Effect.flatMap(Effect.either(Effect.tryPromise(() => run("redis-cli", ["-p", String(port), "--no-auth-warning", "-a", password, "ping"]))), (r) =>
+      r._tag === "Right" && r.right.stdout.includes("PONG") ? Effect.void : Effect.fail(new Error(`nothing answers on ${port}`))),
+    { timeoutMs: 10_000, intervalMs: 100 }
+  )
 
 const redisServer = (args: ReadonlyArray<string>): ChildProcess => {
   const child = spawn("redis-server", [...args], { stdio: "ignore" })
@@ -58,27 +70,29 @@ const sentinel = Effect.acquireRelease(
   Effect.gen(function* () {
     const dir = yield* Effect.promise(() => mkdtemp(join(tmpdir(), "gateway-redis-sentinel-")))
     const [masterPort, replicaPort, sentinelPort] = [yield* freePort, yield* freePort, yield* freePort]
-    const common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]
+    const common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--requirepass", dataPassword, "--masterauth", dataPassword]
     const master = redisServer(["--port", String(masterPort), ...common])
     const replica = redisServer(["--port", String(replicaPort), ...common, "--replicaof", "127.0.0.1", String(masterPort)])
-    yield* untilPing(masterPort)
-    yield* untilPing(replicaPort)
+    yield* untilPassword(masterPort)
+    yield* untilPassword(replicaPort)
     // Sentinel rewrites its config file: one of the test's own; a master is down after 1 s
     const conf = join(dir, "sentinel.conf")
     yield* Effect.promise(() =>
       writeFile(conf, [
         `port ${sentinelPort}`, "bind 127.0.0.1", `dir ${dir}`,
+        `requirepass ${sentinelPassword}`,
         `sentinel monitor mymaster 127.0.0.1 ${masterPort} 1`,
+        `sentinel auth-pass mymaster ${dataPassword}`,
         "sentinel down-after-milliseconds mymaster 1000",
         "sentinel failover-timeout mymaster 10000", ""
       ].join("\n"))
     )
     const watcher = redisServer([conf, "--sentinel"])
-    yield* untilPing(sentinelPort)
+    yield* untilPassword(sentinelPort, sentinelPassword)
     // a failover needs a replica Sentinel knows of and in sync with the master
     yield* eventually(
       Effect.flatMap(
-        Effect.all([cli(sentinelPort, "sentinel", "replicas", "mymaster"), cli(replicaPort, "info", "replication")]),
+        Effect.all([cli(sentinelPort, "sentinel", "replicas", "mymaster"), data(replicaPort, "info", "replication")]),
         ([replicas, info]) =>
           replicas.includes(String(replicaPort)) && info.includes("master_link_status:up") ? Effect.void : Effect.fail(new Error("replica not seen yet"))
       ),
@@ -97,7 +111,7 @@ const gateway = Layer.unwrapScoped(
   Effect.gen(function* () {
     const { topology } = yield* sentinel
     const backend = yield* startBackend()
-    const url = `redis+sentinel://127.0.0.1:${topology.sentinelPort}/mymaster`
+    const url = `redis+sentinel://:${dataPassword}@127.0.0.1:${topology.sentinelPort}/mymaster/${db}?sentinel_password=${sentinelPassword}`
     return makeTestGateway({
       services: { market_data: { url: backend.url, max_retries: 0 } },
       rate_limit: redisRateLimits(url, {
@@ -111,7 +125,7 @@ const gateway = Layer.unwrapScoped(
 
 const statuses = (n: number, url: string) => Effect.forEach(Array.from({ length: n }), () => Effect.map(send(url), (r) => r.status))
 const fallbackActive = (base: string) => metricAt(base, "api_gateway_rate_limit_fallback_active")
-const keysOn = (port: number, pattern: string) => Effect.map(cli(port, "--scan", "--pattern", pattern), (out) => out.split("\n").filter((l) => l !== ""))
+const keysOn = (port: number, pattern: string) => Effect.map(data(port, "--scan", "--pattern", pattern), (out) => out.split("\n").filter((l) => l !== ""))
 
 describe("RedisSentinel", () => {
   layer(gateway, { ...realTime, timeout: 90_000 })((it) => {
@@ -137,7 +151,7 @@ describe("RedisSentinel", () => {
         const spent = yield* statuses(3, `${base}/failover`)
         assert.deepStrictEqual(spent.map((s) => s === 429), [false, false, true], `statuses: ${spent.join(",")}`)
         yield* eventually(
-          Effect.flatMap(cli(replicaPort, "--scan", "--pattern", "gw:rl2:{ep:/failover}"), (out) =>
+          Effect.flatMap(data(replicaPort, "--scan", "--pattern", "gw:rl2:{ep:/failover}"), (out) =>
             out.includes("gw:rl2:{ep:/failover}") ? Effect.void : Effect.fail(new Error("not replicated yet"))),
           { timeoutMs: 5_000, intervalMs: 50 }
         )
