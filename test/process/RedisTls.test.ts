@@ -6,30 +6,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
-import { connect } from "node:tls"
 import { freePort } from "../support/HttpBackend.js"
 import { eventually, send } from "../support/HttpClient.js"
 import { spawnGateway, waitForReady, writeConfig } from "../support/ProcessGateway.js"
+import { answersPing } from "../support/RedisHarness.js"
 import { certificateDir, type CertificatePair, makeCertificate } from "../support/TlsCertificates.js"
-
-/** True when the server on `port` completes a verified TLS handshake as "localhost" and answers PING. */
-const answersTlsPing = (port: number, ca: Buffer): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port, servername: "localhost", ca })
-    let data = ""
-    const done = (ok: boolean) => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(ok)
-    }
-    const timer = setTimeout(() => done(false), 1_000)
-    socket.on("secureConnect", () => socket.write("PING\r\n"))
-    socket.on("data", (chunk: Buffer) => {
-      data += chunk.toString("latin1")
-      if (data.includes("+PONG")) done(true)
-    })
-    socket.on("error", () => done(false))
-  })
 
 /** redis-server with TLS only (no plain port) on a free port, killed with the scope. */
 const tlsRedis = (pair: CertificatePair) =>
@@ -48,7 +29,7 @@ const tlsRedis = (pair: CertificatePair) =>
       (child) => Effect.sync(() => void child.kill("SIGKILL"))
     )
     yield* eventually(
-      Effect.flatMap(Effect.promise(() => answersTlsPing(port, pair.cert)), (ok) => (ok ? Effect.void : Effect.fail(new Error("no TLS PONG yet")))),
+      Effect.flatMap(Effect.promise(() => answersPing(port, { ca: pair.cert, timeoutMs: 1_000 })), (ok) => (ok ? Effect.void : Effect.fail(new Error("no TLS PONG yet")))),
       { timeoutMs: 10_000, intervalMs: 100 }
     )
     return port

@@ -8,6 +8,7 @@ import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
 import { connect } from "node:net"
+import { connect as connectTls } from "node:tls"
 import { freePort } from "./HttpBackend.js"
 import { eventually } from "./HttpClient.js"
 import { merge } from "./TestConfig.js"
@@ -75,18 +76,23 @@ export interface OwnRedis {
   readonly start: Effect.Effect<void>
 }
 
-/** True when something on `port` answers PING with PONG within 500 ms. */
-export const answersPing = (port: number): Promise<boolean> =>
+/**
+ * True when something on `port` answers PING with PONG within `timeoutMs`; with `ca`, over TLS,
+ * the server verified against it under the name "localhost".
+ */
+export const answersPing = (port: number, options: { readonly ca?: Buffer; readonly timeoutMs?: number } = {}): Promise<boolean> =>
   new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1")
+    const socket = options.ca === undefined
+      ? connect(port, "127.0.0.1")
+      : connectTls({ host: "127.0.0.1", port, servername: "localhost", ca: options.ca })
     let data = ""
     const done = (ok: boolean) => {
       clearTimeout(timer)
       socket.destroy()
       resolve(ok)
     }
-    const timer = setTimeout(() => done(false), 500)
-    socket.on("connect", () => socket.write("PING\r\n"))
+    const timer = setTimeout(() => done(false), options.timeoutMs ?? 500)
+    socket.on(options.ca === undefined ? "connect" : "secureConnect", () => socket.write("PING\r\n"))
     socket.on("data", (chunk: Buffer) => {
       data += chunk.toString("latin1")
       if (data.includes("+PONG")) done(true)
