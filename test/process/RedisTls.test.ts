@@ -5,11 +5,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { Redis } from "ioredis"
-import { type ChildProcess, spawn } from "node:child_process"
 import { freePort } from "../support/HttpBackend.js"
 import { eventually, send } from "../support/HttpClient.js"
 import { spawnGateway, waitForReady, writeConfig } from "../support/ProcessGateway.js"
-import { answersPing } from "../support/RedisHarness.js"
+import { killProcess, spawnRedisServer, untilPing } from "../support/RedisHarness.js"
 import { certificateDir, type CertificatePair, makeCertificate } from "../support/TlsCertificates.js"
 
 /** redis-server with TLS only (no plain port) on a free port, killed with the scope. */
@@ -17,21 +16,15 @@ const tlsRedis = (pair: CertificatePair) =>
   Effect.gen(function* () {
     const port = yield* freePort
     yield* Effect.acquireRelease(
-      Effect.sync((): ChildProcess => {
-        const child = spawn("redis-server", [
+      Effect.sync(() =>
+        spawnRedisServer([
           "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1",
           "--tls-cert-file", pair.certFile, "--tls-key-file", pair.keyFile, "--tls-auth-clients", "no",
           "--save", "", "--appendonly", "no"
-        ], { stdio: "ignore" })
-        child.on("error", () => {})
-        return child
-      }),
-      (child) => Effect.sync(() => void child.kill("SIGKILL"))
+        ])),
+      killProcess
     )
-    yield* eventually(
-      Effect.flatMap(Effect.promise(() => answersPing(port, { ca: pair.cert, timeoutMs: 1_000 })), (ok) => (ok ? Effect.void : Effect.fail(new Error("no TLS PONG yet")))),
-      { timeoutMs: 10_000, intervalMs: 100 }
-    )
+    yield* untilPing(port, { ca: pair.cert, timeoutMs: 1_000 }, 10_000)
     return port
   })
 

@@ -8,7 +8,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -16,7 +16,7 @@ import { promisify } from "node:util"
 import { freePort, startBackend } from "../support/HttpBackend.js"
 import { eventually, realTime, send } from "../support/HttpClient.js"
 import { metricAt } from "../support/RateGateway.js"
-import { redisRateLimits } from "../support/RedisHarness.js"
+import { killProcess, redisRateLimits, spawnRedisServer, untilPing } from "../support/RedisHarness.js"
 import { gatewayUrl, makeTestGateway } from "../support/TestGateway.js"
 
 const run = promisify(execFile)
@@ -41,27 +41,6 @@ const cli = (port: number, ...args: ReadonlyArray<string>) => redisCli(port, ["-
 /** A command to a data node, on the gateway's database. */
 const data = (port: number, ...args: ReadonlyArray<string>) => redisCli(port, ["-a", dataPassword, "-n", String(db), ...args])
 
-/** Until the server on `port` answers an authenticated PING. */
-const untilPassword = (port: number, password = dataPassword) =>
-  eventually(
-    Effect.flatMap(Effect.either(Effect.tryPromise(() => run("redis-cli", ["-p", String(port), "--no-auth-warning", "-a", password, "ping"]))), (r) =>
-      r._tag === "Right" && r.right.stdout.includes("PONG") ? Effect.void : Effect.fail(new Error(`nothing answers on ${port}`))),
-    { timeoutMs: 10_000, intervalMs: 100 }
-  )
-
-const redisServer = (args: ReadonlyArray<string>): ChildProcess => {
-  const child = spawn("redis-server", [...args], { stdio: "ignore" })
-  child.on("error", () => {})
-  return child
-}
-
-const killed = (child: ChildProcess) =>
-  Effect.async<void>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-    child.once("exit", () => resume(Effect.void))
-    child.kill("SIGKILL")
-  })
-
 /** The master's address as Sentinel gives it to clients: its port. */
 const masterPortOf = (sentinelPort: number) =>
   Effect.map(cli(sentinelPort, "sentinel", "get-master-addr-by-name", "mymaster"), (out) => Number(out.split("\n").at(-1)))
@@ -71,10 +50,10 @@ const sentinel = Effect.acquireRelease(
     const dir = yield* Effect.promise(() => mkdtemp(join(tmpdir(), "gateway-redis-sentinel-")))
     const [masterPort, replicaPort, sentinelPort] = [yield* freePort, yield* freePort, yield* freePort]
     const common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--requirepass", dataPassword, "--masterauth", dataPassword]
-    const master = redisServer(["--port", String(masterPort), ...common])
-    const replica = redisServer(["--port", String(replicaPort), ...common, "--replicaof", "127.0.0.1", String(masterPort)])
-    yield* untilPassword(masterPort)
-    yield* untilPassword(replicaPort)
+    const master = spawnRedisServer(["--port", String(masterPort), ...common])
+    const replica = spawnRedisServer(["--port", String(replicaPort), ...common, "--replicaof", "127.0.0.1", String(masterPort)])
+    yield* untilPing(masterPort, { password: dataPassword }, 10_000)
+    yield* untilPing(replicaPort, { password: dataPassword }, 10_000)
     // Sentinel rewrites its config file: one of the test's own; a master is down after 1 s
     const conf = join(dir, "sentinel.conf")
     yield* Effect.promise(() =>
@@ -87,8 +66,8 @@ const sentinel = Effect.acquireRelease(
         "sentinel failover-timeout mymaster 10000", ""
       ].join("\n"))
     )
-    const watcher = redisServer([conf, "--sentinel"])
-    yield* untilPassword(sentinelPort, sentinelPassword)
+    const watcher = spawnRedisServer([conf, "--sentinel"])
+    yield* untilPing(sentinelPort, { password: sentinelPassword }, 10_000)
     // a failover needs a replica Sentinel knows of and in sync with the master
     yield* eventually(
       Effect.flatMap(
@@ -98,7 +77,7 @@ const sentinel = Effect.acquireRelease(
       ),
       { timeoutMs: 20_000, intervalMs: 200 }
     )
-    return { dir, processes: [master, replica, watcher], topology: { masterPort, replicaPort, sentinelPort, killMaster: killed(master) } }
+    return { dir, processes: [master, replica, watcher], topology: { masterPort, replicaPort, sentinelPort, killMaster: killProcess(master) } }
   }),
   ({ dir, processes }) =>
     Effect.promise(async () => {

@@ -78,9 +78,12 @@ export interface OwnRedis {
 
 /**
  * True when something on `port` answers PING with PONG within `timeoutMs`; with `ca`, over TLS,
- * the server verified against it under the name "localhost".
+ * the server verified against it under the name "localhost"; with `password`, after AUTH.
  */
-export const answersPing = (port: number, options: { readonly ca?: Buffer; readonly timeoutMs?: number } = {}): Promise<boolean> =>
+export const answersPing = (
+  port: number,
+  options: { readonly ca?: Buffer; readonly password?: string; readonly timeoutMs?: number } = {}
+): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = options.ca === undefined
       ? connect(port, "127.0.0.1")
@@ -92,7 +95,8 @@ export const answersPing = (port: number, options: { readonly ca?: Buffer; reado
       resolve(ok)
     }
     const timer = setTimeout(() => done(false), options.timeoutMs ?? 500)
-    socket.on(options.ca === undefined ? "connect" : "secureConnect", () => socket.write("PING\r\n"))
+    const ping = options.password === undefined ? "PING\r\n" : `AUTH ${options.password}\r\nPING\r\n`
+    socket.on(options.ca === undefined ? "connect" : "secureConnect", () => socket.write(ping))
     socket.on("data", (chunk: Buffer) => {
       data += chunk.toString("latin1")
       if (data.includes("+PONG")) done(true)
@@ -100,19 +104,24 @@ export const answersPing = (port: number, options: { readonly ca?: Buffer; reado
     socket.on("error", () => done(false))
   })
 
-const spawnServer = (port: number): ChildProcess => {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" })
+/** `redis-server` with `args`, its output dropped. */
+export const spawnRedisServer = (args: ReadonlyArray<string>): ChildProcess => {
+  const child = spawn("redis-server", [...args], { stdio: "ignore" })
   child.on("error", () => {})
   return child
 }
 
-const untilPing = (port: number) =>
-  eventually(Effect.flatMap(Effect.promise(() => answersPing(port)), (ok) => (ok ? Effect.void : Effect.dieMessage(`no redis-server answers on ${port}`))), {
-    timeoutMs: 5_000,
+const spawnServer = (port: number): ChildProcess => spawnRedisServer(["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+
+/** Until the server on `port` answers PING (answersPing's options), for at most `timeoutMs`. */
+export const untilPing = (port: number, options: Parameters<typeof answersPing>[1] = {}, timeoutMs = 5_000) =>
+  eventually(Effect.flatMap(Effect.promise(() => answersPing(port, options)), (ok) => (ok ? Effect.void : Effect.dieMessage(`no redis-server answers on ${port}`))), {
+    timeoutMs,
     intervalMs: 50
   })
 
-const kill = (child: ChildProcess) =>
+/** SIGKILL, waiting (at most 5 s) for the process to exit. */
+export const killProcess = (child: ChildProcess) =>
   Effect.async<void>((resume) => {
     if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
     child.once("exit", () => resume(Effect.void))
@@ -131,7 +140,7 @@ export const reserveRedisServer: Effect.Effect<OwnRedis, never, Scope.Scope> = E
     child = spawnServer(port)
     return untilPing(port)
   })
-  const stop = Effect.suspend(() => (child === undefined ? Effect.void : kill(child)))
+  const stop = Effect.suspend(() => (child === undefined ? Effect.void : killProcess(child)))
   yield* Effect.addFinalizer(() => stop)
   return { port, url: (db = 0) => `redis://127.0.0.1:${port}/${db}`, stop, start }
 })
