@@ -6,25 +6,30 @@
 // 2.3 KB parent alive while it lives: a request's lifetime, or an open WebSocket session's,
 // which holds its request's context (a few KB more) anyway.
 import { randomFillSync } from "node:crypto"
+import { writeHex } from "./HexText.js"
 
 const perPool = 64
 const random = Buffer.alloc(16 * perPool)
 const text = Buffer.alloc(36 * perPool)
-const hexDigits = Buffer.from("0123456789abcdef", "latin1")
 let pool = ""
 let next = perPool
+const dash = 0x2d
 
 const refill = () => {
   randomFillSync(random)
   let out = 0
-  for (let i = 0; i < random.length; i++) {
-    const j = i & 15
-    if (j === 4 || j === 6 || j === 8 || j === 10) text[out++] = 0x2d // "-"
-    let b = random[i]!
-    if (j === 6) b = (b & 0x0f) | 0x40 // version 4
-    else if (j === 8) b = (b & 0x3f) | 0x80 // the RFC 9562 variant
-    text[out++] = hexDigits[b >> 4]!
-    text[out++] = hexDigits[b & 15]!
+  for (let i = 0; i < random.length; i += 16) {
+    random[i + 6] = (random[i + 6]! & 0x0f) | 0x40 // version 4
+    random[i + 8] = (random[i + 8]! & 0x3f) | 0x80 // the RFC 9562 variant
+    out = writeHex(random, i, i + 4, text, out)
+    text[out++] = dash
+    out = writeHex(random, i + 4, i + 6, text, out)
+    text[out++] = dash
+    out = writeHex(random, i + 6, i + 8, text, out)
+    text[out++] = dash
+    out = writeHex(random, i + 8, i + 10, text, out)
+    text[out++] = dash
+    out = writeHex(random, i + 10, i + 16, text, out)
   }
   pool = text.toString("latin1")
   next = 0

@@ -9,7 +9,7 @@ import { BadGateway, BodyTooLarge, type GatewayError, GatewayTimeout } from "../
 import { type AttemptFailure, attemptFailure, mayRetry, retryableStatus, retrySchedule } from "../domain/Retry.js"
 import { RetryBudget } from "../domain/RetryBudget.js"
 import type { ServiceName } from "../domain/ServiceName.js"
-import { formatTraceParent, newSpanId, newTraceId, parseTraceParent } from "../domain/TraceParent.js"
+import { formatTraceParent, newSpanId, newTraceId, newUnsampledTraceParent, parseTraceParent, traceIdOf } from "../domain/TraceParent.js"
 import type { Breaker, Ticket } from "../services/Breaker.js"
 import { type GatewayMetrics, methodLabel } from "../services/Metrics.js"
 import type { UpstreamStats } from "../services/UpstreamStats.js"
@@ -87,13 +87,20 @@ export const makeForwarder = (deps: ProxyDeps) => {
     }
 
     const incoming = parseTraceParent(req.headers.traceparent)
-    ctx.traceId ??= incoming?.traceId ?? newTraceId()
+    let traceparent: string
+    if (incoming === undefined && ctx.trace === undefined && ctx.traceId === undefined) {
+      traceparent = newUnsampledTraceParent() // a new trace, not recorded: the common case, one flat string
+      ctx.traceId = traceIdOf(traceparent)
+    } else {
+      ctx.traceId ??= incoming?.traceId ?? newTraceId()
+      traceparent = formatTraceParent(ctx.traceId, newSpanId(), ctx.trace !== undefined || (incoming?.sampled ?? false))
+    }
     const headers = upstreamRequestHeaders(req, {
       host: req.headers.host ?? "",
       requestId: ctx.requestId,
       forwardedFor: ctx.forwardedFor,
       proto: ctx.proto,
-      traceparent: formatTraceParent(ctx.traceId, newSpanId(), ctx.trace !== undefined || (incoming?.sampled ?? false)),
+      traceparent,
       tracestate: incoming === undefined ? undefined : (req.headers.tracestate as string | undefined),
       identity: ctx.identity,
       hideCredentials: config.auth.hide_credentials

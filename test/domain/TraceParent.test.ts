@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { formatTraceParent, newSpanId, newTraceId, parseTraceParent } from "../../src/domain/TraceParent.js"
+import { formatTraceParent, newSpanId, newTraceId, newUnsampledTraceParent, parseTraceParent, traceIdOf } from "../../src/domain/TraceParent.js"
 
 describe("TraceParent", () => {
   it("draws trace and span ids of lower-case hex, none repeated across many refills of the random pool", () => {
@@ -26,5 +26,17 @@ describe("TraceParent", () => {
       expect(parseTraceParent(bad)).toBeUndefined()
     }
     expect(parseTraceParent(["a", "b"])).toBeUndefined()
+  })
+
+  it("makes new unsampled traceparents that parse, none repeated across many refills of their pool", () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 1_000; i++) { // ~16 refills of 64
+      const header = newUnsampledTraceParent()
+      const parsed = parseTraceParent(header)
+      expect(parsed).toEqual({ traceId: traceIdOf(header), parentSpanId: header.slice(36, 52), sampled: false })
+      expect(header).toBe(formatTraceParent(parsed!.traceId, parsed!.parentSpanId!, false))
+      seen.add(parsed!.traceId).add(parsed!.parentSpanId!)
+    }
+    expect(seen.size).toBe(2_000)
   })
 })
