@@ -295,8 +295,10 @@ export const makeForwarder = (deps: ProxyDeps) => {
       attempt(firstTicket, body, (r) => {
         const replayable = body === undefined || Buffer.isBuffer(body) ? body : undefined
         if ("ok" in r) {
-          const status = attemptFailure("status", false, `status ${r.ok.status}`, r.ok.status)
-          if (retryableStatus(r.ok.status) && retryable(status) && replayable === body) return retry(status, r.ok, replayable)
+          if (retryableStatus(r.ok.status) && replayable === body) {
+            const status = attemptFailure("status", false, `status ${r.ok.status}`, r.ok.status)
+            if (retryable(status)) return retry(status, r.ok, replayable)
+          }
           return deliver(r.ok)
         }
         if (retryable(r.failed) && replayable === body) return retry(r.failed, undefined, replayable)

@@ -44,6 +44,10 @@ export class ResponseHeaders {
   }
 }
 
+// node's STATUS_CODES is keyed by number, sparse: a dictionary, whose every lookup hashes the
+// status; a dense array of the same phrases is read directly
+const reasons: Array<string | undefined> = Array.from({ length: 600 }, (_, status) => STATUS_CODES[status])
+
 /** Fields that came from elsewhere (a backend, a cache entry), names lower-case. */
 export type ForeignFields = Readonly<Record<string, string | ReadonlyArray<string>>>
 
@@ -65,5 +69,5 @@ export const writeHead = (ctx: RequestContext, status: number, foreign?: Foreign
   }
   // the reason phrase given each time: a writeHead that threw (a field node refused) has set
   // the first status's phrase, which the 500 after it would otherwise inherit
-  ctx.res.writeHead(status, STATUS_CODES[status] ?? "unknown", out as unknown as Array<string>)
+  ctx.res.writeHead(status, reasons[status] ?? STATUS_CODES[status] ?? "unknown", out as unknown as Array<string>)
 }
