@@ -6,13 +6,14 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { type ChildProcess, execFile } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { freePort, startBackend } from "../support/HttpBackend.js"
 import { eventually, realTime, send } from "../support/HttpClient.js"
+import { killProcess, spawnRedisServer, untilPing } from "../support/RedisHarness.js"
 import { gatewayUrl, makeTestGateway } from "../support/TestGateway.js"
 
 const run = promisify(execFile)
@@ -28,15 +29,13 @@ const redisCluster = Effect.acquireRelease(
     const dir = yield* Effect.promise(() => mkdtemp(join(tmpdir(), "gateway-redis-cluster-")))
     const ports = [yield* freePort, yield* freePort, yield* freePort]
     const servers: Array<ChildProcess> = ports.map((port) =>
-      spawn("redis-server", [
+      spawnRedisServer([
         "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
         "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--dir", dir,
         "--requirepass", password, "--masterauth", password
-      ], { stdio: "ignore" })
+      ])
     )
-    for (const port of ports) {
-      yield* eventually(Effect.tryPromise(() => cli(["-p", String(port), "ping"])), { timeoutMs: 10_000, intervalMs: 100 })
-    }
+    for (const port of ports) yield* untilPing(port, { password }, 10_000)
     yield* Effect.tryPromise(() =>
       cli(["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"])
     ).pipe(Effect.orDie)
@@ -49,10 +48,7 @@ const redisCluster = Effect.acquireRelease(
     return { ports, servers, dir }
   }),
   ({ dir, servers }) =>
-    Effect.promise(async () => {
-      for (const s of servers) s.kill("SIGKILL")
-      await rm(dir, { recursive: true, force: true })
-    })
+    Effect.zipRight(Effect.forEach(servers, killProcess, { discard: true }), Effect.promise(() => rm(dir, { recursive: true, force: true })))
 )
 
 const keysOn = (port: number, pattern: string) =>
