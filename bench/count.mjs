@@ -6,12 +6,13 @@
 // builds agree within ~3 %; what valgrind's slowness changes (more event-loop turns, a new
 // log timestamp per line) is the same for both.
 //
-//   node bench/count.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied|bare] [--warm 16000] [--count 4000]
+//   node bench/count.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied|bare|local] [--warm 16000] [--count 4000]
 //                        [--patch '{"features":{"enable_access_log":false}}'] [--tracing 0.01] [--functions 30] [--repeat 3]
 //
 // hit: cache hits (memory store), API key, the bench config's limits, access log on;
 // proxied: the same GET without the cache; bare: the same GET through the bench's bare node:http +
-// undici proxy (the ratios' reference, counted the same way). --patch: JSON merged into the scenario's config
+// undici proxy (the ratios' reference, counted the same way); local: the bench's bare node:http server
+// answering the same bytes itself (a cache hit's reference). --patch: JSON merged into the scenario's config
 // (what one feature costs: the same scenario with and without it). --tracing: tracing on at
 // that sample ratio, exporting to the bench's OTLP sink (started for it). --functions N: also the N
 // functions with the most instructions of their own a request, JIT-compiled JavaScript named from
@@ -36,7 +37,7 @@ const count = Number(option("count", 4_000))
 const patch = JSON.parse(option("patch", "{}"))
 const tracing = option("tracing", undefined)
 const functions = Number(option("functions", 0))
-const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {}, bare: {} }
+const PATCHES = { hit: { cache: { enabled: true, rules: { "/api/v1/market-data": { ttl: "60s", shared: true } } } }, proxied: {}, bare: {}, local: {} }
 
 const repeat = Number(option("repeat", 1))
 
@@ -65,8 +66,9 @@ const repeated = async () => {
 
 let child
 const main = async () => {
-  if (!(scenario in PATCHES)) throw new Error(`--scenario: hit, proxied or bare, not ${scenario}`)
-  if (scenario === "bare" && (tracing !== undefined || Object.keys(patch).length > 0)) throw new Error("--tracing and --patch configure the gateway, not the bare proxy")
+  if (!(scenario in PATCHES)) throw new Error(`--scenario: hit, proxied, bare or local, not ${scenario}`)
+  const reference = { bare: "bare-proxy.mjs", local: "bare-local.mjs" }[scenario]
+  if (reference !== undefined && (tracing !== undefined || Object.keys(patch).length > 0)) throw new Error(`--tracing and --patch configure the gateway, not bench/${reference}`)
   if (!Number.isInteger(warm) || warm < 0 || !Number.isInteger(count) || count < 1) throw new Error("--warm and --count: whole numbers (count ≥ 1)")
   if (!Number.isInteger(functions) || functions < 0) throw new Error("--functions: a whole number")
   if (!commandWorks("valgrind", ["--version"]) || !commandWorks("callgrind_control", ["--version"])) throw new Error("valgrind is missing (Debian: apt-get install valgrind)")
@@ -86,7 +88,7 @@ const main = async () => {
   const out = join(dir, "callgrind.out")
   // --perf-basic-prof also turns on V8's code log, which would land in the checkout as isolate-*-v8.log
   const perfMap = functions > 0 ? ["--perf-basic-prof", "--no-logfile-per-isolate", `--logfile=${join(dir, "v8.log")}`] : []
-  const program = scenario === "bare" ? [...perfMap, join(ROOT, "bench", "bare-proxy.mjs")] : [...gatewayNodeFlags, ...perfMap, bundle]
+  const program = reference !== undefined ? [...perfMap, join(ROOT, "bench", reference)] : [...gatewayNodeFlags, ...perfMap, bundle]
   child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", `--callgrind-out-file=${out}`, process.execPath, ...program], {
     cwd: ROOT, env: childEnv({ CONFIG_PATH: configPath, PORT: String(port), BACKEND_URL: `http://127.0.0.1:${backend.port}` }),
     stdio: ["pipe", "ignore", "pipe"] // an open stdin: the bench's helpers (the bare proxy) exit when it ends
@@ -123,7 +125,7 @@ const main = async () => {
     for (const f of dumps) rmSync(join(dir, f))
     rmSync(`/tmp/perf-${child.pid}.map`, { force: true })
   }
-  console.log(`${scenario === "bare" ? "bench/bare-proxy.mjs" : bundle} ${scenario}${sink === undefined ? "" : ` tracing ${ratio}`}${Object.keys(patch).length > 0 ? ` ${JSON.stringify(patch)}` : ""}: ${(instructions / count / 1000).toFixed(1)}k instructions a request (${count} counted after ${warm} to warm up)`)
+  console.log(`${reference !== undefined ? `bench/${reference}` : bundle} ${scenario}${sink === undefined ? "" : ` tracing ${ratio}`}${Object.keys(patch).length > 0 ? ` ${JSON.stringify(patch)}` : ""}: ${(instructions / count / 1000).toFixed(1)}k instructions a request (${count} counted after ${warm} to warm up)`)
 }
 
 // V8's collectors (young and old generation, concurrent marking, sweeping) and its optimizing
