@@ -7,7 +7,7 @@
 // generation's scavenges, and the gateway's footprint is what its time swings with on a noisy
 // machine (README, Performance; docs/performance-log.md).
 //
-//   node bench/alloc.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied|bare|local] [--warm 30000]
+//   node bench/alloc.mjs [--bundle dist/gateway.mjs (a copy of it needs its gateway.cjs beside it)] [--scenario hit|proxied|bare|local] [--warm 30000]
 //                        [--count 20000] [--patch '{"features":{"enable_access_log":false}}'] [--top 40]
 //
 // hit: cache hits (memory store), API key, the bench config's limits, access log on; proxied:

@@ -6,7 +6,7 @@
 // builds agree within ~3 %; what valgrind's slowness changes (more event-loop turns, a new
 // log timestamp per line) is the same for both.
 //
-//   node bench/count.mjs [--bundle dist/gateway.mjs] [--scenario hit|proxied|bare|local] [--warm 16000] [--count 4000]
+//   node bench/count.mjs [--bundle dist/gateway.mjs (a copy of it needs its gateway.cjs beside it)] [--scenario hit|proxied|bare|local] [--warm 16000] [--count 4000]
 //                        [--patch '{"features":{"enable_access_log":false}}'] [--tracing 0.01] [--functions 30] [--repeat 3]
 //
 // hit: cache hits (memory store), API key, the bench config's limits, access log on;

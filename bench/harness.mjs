@@ -6,7 +6,7 @@
 // "exit" hook below), politely by stopAll(). Helpers also exit when their stdin closes and are
 // spawned under `setpriv --pdeathsig KILL` when available, so none outlives a SIGKILLed runner.
 import { execFileSync, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { connect, createServer } from "node:net"
 import os from "node:os"
@@ -227,14 +227,14 @@ export const probe = (port, path, headers = {}, method = "GET", body, limit = 20
  * config deep-merged with `patch`; resolves once `ready` answers 200. The run discards the
  * gateway's output (its access log), so when it dies early it is run once more to show why.
  */
-export const startGateway = async (label, { patch = {}, ready = "/health/liveness" }, { backend, cpu, pinning }) => {
+export const startGateway = async (label, { patch = {}, ready = "/health/liveness" }, { backend, cpu, pinning, env: extraEnv = {} }) => {
   const main = join(ROOT, "dist", "gateway.mjs")
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm run bench and npm run bench:rss do)`)
   const port = await freePort()
   const configPath = join(makeTmpDir(), `${label}.yaml`)
   const config = deepMerge(gatewayConfig({ port, backend }), patch)
   writeFileSync(configPath, `# written by the bench harness (bench/harness.mjs)\n${toYaml(config)}`)
-  const env = childEnv({ CONFIG_PATH: configPath })
+  const env = childEnv({ ...extraEnv, CONFIG_PATH: configPath })
   const spawnedAt = Date.now()
   const child = spawnNode(label, [...gatewayNodeFlags, main], { cpu, env, stdio: "ignore", pinning })
   const deadline = Date.now() + 60_000
@@ -256,6 +256,9 @@ export const startGateway = async (label, { patch = {}, ready = "/health/livenes
 }
 
 // ---------------------------------------------------------------- readings
+
+/** The code caches dist/gateway.mjs has written for the current bundle (scripts/gateway-loader.mjs). */
+export const codeCaches = () => readdirSync(join(ROOT, "dist")).filter((f) => /^gateway\.cjs\..+\.cache$/.test(f))
 
 /** utime + stime of a process in ms, from /proc/<pid>/stat (USER_HZ 100; null when unknown). */
 export const cpuMs = (pid) => {

@@ -38,7 +38,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import {
-  alive, API_KEY, BENCH_DIR, children, deepMerge, HOST, JWT_SECRET, makeTmpDir, metricSum, planPinning, positive, probe,
+  alive, API_KEY, BENCH_DIR, children, codeCaches, deepMerge, HOST, JWT_SECRET, makeTmpDir, metricSum, planPinning, positive, probe,
   machineInfo, median, redisCommands, redisPid, rssMb, runMain, scrapeMetrics, startGateway, startScript, stopAll, withTimeout
 } from "./harness.mjs"
 
@@ -261,7 +261,7 @@ const pairedRatio = (s, other) => {
  * start-up. A throughput ratio is met when both its figures meet the bound; one that only the
  * paired ratio (or only the medians) meets says so.
  */
-const judgeTargets = (byName, startupCpuMs) => {
+const judgeTargets = (byName, startupCpuMs, firstStartCpuMs) => {
   const meets = (c, v) => v !== null && Number.isFinite(v) && (c.at === "least" ? v >= c.bound : c.at === "most" ? v <= c.bound : v > c.bound)
   const out = []
   for (const c of TARGET_CHECKS) {
@@ -275,10 +275,13 @@ const judgeTargets = (byName, startupCpuMs) => {
     const verdict = both.every(Boolean) ? "met" : !both.some(Boolean) ? "MISSED" : both[0] ? "MISSED paired, met by the medians" : "MISSED by the medians, met paired"
     out.push({ target: c.target, what: c.what, wanted: `${c.at === "least" ? "≥" : c.at === "most" ? "≤" : ">"} ${c.bound}×`, figure, paired, verdict })
   }
+  if (typeof firstStartCpuMs === "number") {
+    out.push({ target: "7", what: "start-up to ready, ms of CPU, first start after the build", wanted: "< 1000 ms", figure: firstStartCpuMs, paired: undefined, verdict: firstStartCpuMs < 1000 ? "met" : "MISSED" })
+  }
   const known = startupCpuMs.filter((ms) => typeof ms === "number")
   if (known.length > 0) {
     const slowest = Math.max(...known)
-    out.push({ target: "7", what: `start-up to ready, ms of CPU (slowest of ${known.length} gateways)`, wanted: "< 1000 ms", figure: slowest, paired: undefined, verdict: slowest < 1000 ? "met" : "MISSED" })
+    out.push({ target: "7", what: `start-up to ready, ms of CPU, code cache (slowest of ${known.length})`, wanted: "< 1000 ms", figure: slowest, paired: undefined, verdict: slowest < 1000 ? "met" : "MISSED" })
   }
   return out
 }
@@ -431,6 +434,20 @@ const main = async () => {
   const sink = tracingTargets.length > 0 ? await startScript("otlp-sink", "otlp-sink.mjs", { cpu: pinning.loadCpu, pinning }) : undefined
   const otlp = sink ? `http://${HOST}:${sink.port}/v1/traces` : undefined
 
+  // target 7 for the first start after a build, which compiles the bundle: the loader writes V8's
+  // code cache 5 s later (scripts/gateway-loader.mjs), which the gateways below start from. With a
+  // cache there already (a run without `npm run build`) this start is told not to use it.
+  let firstStart
+  if (used.some((n) => TARGETS[n].kind === "gateway")) {
+    const hadCache = codeCaches().length > 0
+    const first = await startGateway("first-start", TARGETS.gateway, { cpu: pinning.targetCpu, pinning, backend: backendUrl, env: hadCache ? { GATEWAY_CODE_CACHE: "off" } : {} })
+    firstStart = { cpuMs: first.startupCpuMs, wallMs: first.startupWallMs }
+    console.log(`start-up to ready, the first start after the build (compiling the bundle, no code cache): ${first.startupCpuMs ?? "?"} ms CPU (${first.startupWallMs} ms wall)`)
+    for (const deadline = Date.now() + 20_000; codeCaches().length === 0 && Date.now() < deadline;) await sleep(250)
+    if (codeCaches().length === 0) console.log("! note: the gateway wrote no code cache in 20 s (is dist/ writable?): the gateways below compile the bundle too")
+    first.child.kill("SIGTERM")
+    await withTimeout(new Promise((done) => (alive(first.child) ? first.child.once("exit", done) : done())), 15_000, "the first-start gateway's exit")
+  }
   // one after another: a gateway's start-up CPU (target 7) is its own, not inflated by five
   // others starting on the same core at the same time (750–900 ms side by side, ~530 ms alone)
   const running = {}
@@ -587,7 +604,7 @@ const main = async () => {
     [false, true, true, true, true, true, true, true, true, true, true, false, true, true, true, true, true, true]
   ))
   const gateways = used.filter((n) => TARGETS[n].kind === "gateway")
-  const targets = judgeTargets(byName, gateways.map((n) => running[n].startupCpuMs))
+  const targets = judgeTargets(byName, gateways.map((n) => running[n].startupCpuMs), firstStart?.cpuMs)
   if (targets.length > 0) {
     console.log("")
     console.log("targets of issue 10 (figure: the ratio of the two scenarios' medians, or ms of CPU; paired: the median of their rounds' own ratios):")
@@ -662,6 +679,7 @@ const main = async () => {
     finished: new Date().toISOString(),
     machine,
     startup: Object.fromEntries(used.filter((n) => TARGETS[n].kind === "gateway").map((n) => [n, { cpuMs: running[n].startupCpuMs, wallMs: running[n].startupWallMs }])),
+    firstStart: firstStart ?? null,
     settings: { connections: CONNECTIONS, pipelining: PIPELINING, rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, requestTimeoutSeconds: REQUEST_TIMEOUT, quick: QUICK, baseline: BASELINE, only: ONLY.length > 0 ? ONLY : null },
     scenarios: summary,
     targets,

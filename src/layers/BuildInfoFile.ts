@@ -7,10 +7,11 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { BuildInfo } from "../services/BuildInfo.js"
 
-// package.json sits in the project root, above src/, dist/ and the dist/gateway.mjs bundle;
+// package.json sits in the project root, above src/, dist/ and the dist/gateway.cjs bundle;
 // build-info.json is written into dist/ by `npm run build` (scripts/build-info.mjs).
 // GIT_COMMIT / BUILD_TIME override both. This module runs from src/layers (tests),
-// dist/layers (the CLIs) or inside dist/gateway.mjs: the root is found by walking up.
+// dist/layers (the CLIs) or inside dist/gateway.cjs (its import.meta.url is the bundle's URL,
+// scripts/bundle.mjs): the root is found by walking up.
 const projectRoot = (): string => {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (let i = 0; i < 4 && !existsSync(join(dir, "package.json")); i++) dir = dirname(dir)
