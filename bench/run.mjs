@@ -272,16 +272,21 @@ const judgeTargets = (byName, startupCpuMs, firstStartCpuMs) => {
     const figure = o.median[field] > 0 ? s.median[field] / o.median[field] : null
     const paired = c.field === undefined ? pairedRatio(s, o) : undefined
     const both = [meets(c, figure), ...(paired === undefined ? [] : [meets(c, paired)])]
-    const verdict = both.every(Boolean) ? "met" : !both.some(Boolean) ? "MISSED" : both[0] ? "MISSED paired, met by the medians" : "MISSED by the medians, met paired"
-    out.push({ target: c.target, what: c.what, wanted: `${c.at === "least" ? "≥" : c.at === "most" ? "≤" : ">"} ${c.bound}×`, figure, paired, verdict })
+    let verdict = both.every(Boolean) ? "met" : !both.some(Boolean) ? "MISSED" : both[0] ? "MISSED paired, met by the medians" : "MISSED by the medians, met paired"
+    // a req/s ratio measures the two targets only when both were the bottleneck; the CPU each
+    // spent a request gives the ratio their own costs alone would (the load side's limits aside)
+    const byCpu = c.field === undefined && s.median.cpuUsPerReq > 0 && o.median.cpuUsPerReq > 0 ? o.median.cpuUsPerReq / s.median.cpuUsPerReq : null
+    const idle = [s, o].filter((x) => x.median.targetCpuPct !== null && x.median.targetCpuPct < 85)
+    if (c.field === undefined && idle.length > 0) verdict += ` (not CPU-bound: ${idle.map((x) => `${x.name} ${Math.round(x.median.targetCpuPct)}%`).join(", ")}; see the CPU ratio)`
+    out.push({ target: c.target, what: c.what, wanted: `${c.at === "least" ? "≥" : c.at === "most" ? "≤" : ">"} ${c.bound}×`, figure, paired, byCpu, verdict })
   }
   if (typeof firstStartCpuMs === "number") {
-    out.push({ target: "7", what: "start-up to ready, ms of CPU, first start after the build", wanted: "< 1000 ms", figure: firstStartCpuMs, paired: undefined, verdict: firstStartCpuMs < 1000 ? "met" : "MISSED" })
+    out.push({ target: "7", what: "start-up to ready, ms of CPU, first start after the build", wanted: "< 1000 ms", figure: firstStartCpuMs, paired: undefined, byCpu: undefined, verdict: firstStartCpuMs < 1000 ? "met" : "MISSED" })
   }
   const known = startupCpuMs.filter((ms) => typeof ms === "number")
   if (known.length > 0) {
     const slowest = Math.max(...known)
-    out.push({ target: "7", what: `start-up to ready, ms of CPU, code cache (slowest of ${known.length})`, wanted: "< 1000 ms", figure: slowest, paired: undefined, verdict: slowest < 1000 ? "met" : "MISSED" })
+    out.push({ target: "7", what: `start-up to ready, ms of CPU, code cache (slowest of ${known.length})`, wanted: "< 1000 ms", figure: slowest, paired: undefined, byCpu: undefined, verdict: slowest < 1000 ? "met" : "MISSED" })
   }
   return out
 }
@@ -607,11 +612,12 @@ const main = async () => {
   const targets = judgeTargets(byName, gateways.map((n) => running[n].startupCpuMs), firstStart?.cpuMs)
   if (targets.length > 0) {
     console.log("")
-    console.log("targets of issue 10 (figure: the ratio of the two scenarios' medians, or ms of CPU; paired: the median of their rounds' own ratios):")
+    console.log("targets of issue 10 (figure: the ratio of the two scenarios' medians, or ms of CPU; paired: the median of their rounds' own ratios;")
+    console.log("by CPU µs/req: the ratio of their CPU a request, what their own costs alone would give; the verdict is the first two's):")
     console.log(table(
-      ["target", "what", "wanted", "figure", "paired", "verdict"],
-      targets.map((t) => [t.target, t.what, t.wanted, t.target === "7" ? fmt.int(t.figure) : fmt.ratio(t.figure), t.paired === undefined ? "" : fmt.ratio(t.paired), t.verdict]),
-      [false, false, false, true, true, false]
+      ["target", "what", "wanted", "figure", "paired", "by CPU µs/req", "verdict"],
+      targets.map((t) => [t.target, t.what, t.wanted, t.target === "7" ? fmt.int(t.figure) : fmt.ratio(t.figure), t.paired === undefined ? "" : fmt.ratio(t.paired), t.byCpu === undefined || t.byCpu === null ? "" : fmt.ratio(t.byCpu), t.verdict]),
+      [false, false, false, true, true, true, false]
     ))
   }
   const failing = summary.filter((s) => s.okPct < 99.9)
