@@ -14,3 +14,22 @@ export const writeHex = (src: Uint8Array, from: number, to: number, dst: Uint8Ar
   }
   return at
 }
+
+/**
+ * Records of `length` characters made `count` at a time: `fill` writes them into one buffer, which
+ * is read out as one string, and each call returns the next record as a flat slice of it.
+ */
+export const pooledRecords = (length: number, count: number, fill: (text: Buffer) => void): () => string => {
+  const text = Buffer.alloc(length * count)
+  let pool = ""
+  let next = count
+  return () => {
+    if (next === count) {
+      fill(text)
+      pool = text.toString("latin1")
+      next = 0
+    }
+    const at = next++ * length
+    return pool.slice(at, at + length)
+  }
+}

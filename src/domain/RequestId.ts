@@ -6,16 +6,14 @@
 // 2.3 KB parent alive while it lives: a request's lifetime, or an open WebSocket session's,
 // which holds its request's context (a few KB more) anyway.
 import { randomFillSync } from "node:crypto"
-import { writeHex } from "./HexText.js"
+import { pooledRecords, writeHex } from "./HexText.js"
 
 const perPool = 64
 const random = Buffer.alloc(16 * perPool)
-const text = Buffer.alloc(36 * perPool)
-let pool = ""
-let next = perPool
 const dash = 0x2d
 
-const refill = () => {
+/** A new random UUID (version 4), lower-case, as `crypto.randomUUID` gives. */
+export const newRequestId: () => string = pooledRecords(36, perPool, (text) => {
   randomFillSync(random)
   let out = 0
   for (let i = 0; i < random.length; i += 16) {
@@ -31,13 +29,4 @@ const refill = () => {
     text[out++] = dash
     out = writeHex(random, i + 10, i + 16, text, out)
   }
-  pool = text.toString("latin1")
-  next = 0
-}
-
-/** A new random UUID (version 4), lower-case, as `crypto.randomUUID` gives. */
-export const newRequestId = (): string => {
-  if (next === perPool) refill()
-  const at = next++ * 36
-  return pool.slice(at, at + 36)
-}
+})

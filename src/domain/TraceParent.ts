@@ -1,6 +1,6 @@
 // W3C trace context (SPEC §4): the client's trace id with a new span id, or a new trace.
 import { randomFillSync } from "node:crypto"
-import { writeHex } from "./HexText.js"
+import { pooledRecords, writeHex } from "./HexText.js"
 
 // random bytes drawn 4 KiB at a time and turned into hex once: an id is then a slice of that
 // string (no call into C++ a request; a slice keeps its 8 KiB parent alive while it lives)
@@ -26,33 +26,21 @@ export const newSpanId = (): string => randomHex(8)
 // came, no span is recorded), 64 at a time as one text, each a flat slice of it (HexText.ts):
 // made with a template, undici's header check flattened it on V8's slow path, ~1.7k
 // instructions a request (bench/count.mjs)
-const perText = 64
-const recordLength = 55 // 00-<32 hex>-<16 hex>-00
-const traceBytes = Buffer.alloc(24 * perText)
-const traceText = Buffer.alloc(recordLength * perText)
-let tracePool = ""
-let nextTrace = perText
+const traceBytes = Buffer.alloc(24 * 64)
 
-const refillTraceParents = () => {
+/** `00-<new trace id>-<new span id>-00`: a new trace, not sampled; `traceIdOf` reads its trace id. */
+// 00-<32 hex>-<16 hex>-00: 55 characters
+export const newUnsampledTraceParent: () => string = pooledRecords(55, 64, (text) => {
   randomFillSync(traceBytes)
   let out = 0
   for (let i = 0; i < traceBytes.length; i += 24) {
-    out += traceText.write("00-", out, "latin1")
-    out = writeHex(traceBytes, i, i + 16, traceText, out)
-    out += traceText.write("-", out, "latin1")
-    out = writeHex(traceBytes, i + 16, i + 24, traceText, out)
-    out += traceText.write("-00", out, "latin1")
+    out += text.write("00-", out, "latin1")
+    out = writeHex(traceBytes, i, i + 16, text, out)
+    out += text.write("-", out, "latin1")
+    out = writeHex(traceBytes, i + 16, i + 24, text, out)
+    out += text.write("-00", out, "latin1")
   }
-  tracePool = traceText.toString("latin1")
-  nextTrace = 0
-}
-
-/** `00-<new trace id>-<new span id>-00`: a new trace, not sampled; `traceIdOf` reads its trace id. */
-export const newUnsampledTraceParent = (): string => {
-  if (nextTrace === perText) refillTraceParents()
-  const at = nextTrace++ * recordLength
-  return tracePool.slice(at, at + recordLength)
-}
+})
 
 /** The trace id of a traceparent of version 00 that is known to be valid. */
 export const traceIdOf = (traceparent: string): string => traceparent.slice(3, 35)
