@@ -25,6 +25,10 @@ const result = await build({
   // the sources are ES modules: strict mode for all of it, as when it was one; import.meta.url
   // (BuildInfoFile finds the project's root from it) is the bundle's own URL
   define: { "import.meta.url": "__gatewayUrl" },
+  // import() becomes require(): the loader compiles the bundle with vm.Script, and node 20 loses a
+  // script's dynamic-import callback when V8 takes its code cache (the OTLP exporter's
+  // import("http") then failed with ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING, every export with it)
+  supported: { "dynamic-import": false },
   banner: { js: "\"use strict\";const __gatewayUrl=require(\"node:url\").pathToFileURL(__filename).href;" }
 })
 copyFileSync("scripts/gateway-loader.mjs", "dist/gateway.mjs")

@@ -41,9 +41,9 @@ function runCached() {
   }
   const script = new vm.Script(Module.wrap(source), {
     filename: file,
-    cachedData,
-    // the OTLP transport imports node:http with import(): resolved as the main context would
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
+    cachedData
+    // no importModuleDynamically: node 20 drops it from a script V8 compiled from a cache, so the
+    // bundle holds no import() (scripts/bundle.mjs makes each a require)
   })
   const module = { exports: {}, id: file, filename: file, loaded: false }
   script.runInThisContext()(module.exports, createRequire(file), module, file, dir)
