@@ -261,7 +261,26 @@ const pairedRatio = (s, other) => {
  * start-up. A throughput ratio is met when both its figures meet the bound; one that only the
  * paired ratio (or only the medians) meets says so.
  */
-const judgeTargets = (byName, startupCpuMs, firstStartCpuMs) => {
+/**
+ * Why a scenario did not measure what its name says, or undefined: a tracing target whose
+ * sampled requests reached no OTLP export (at 1.0, or enough requests at a lower ratio that
+ * none sampled is out of the question), a Redis target with Redis errors or on its local
+ * fallback. Its target's verdict is then "NOT MEASURED", whatever its ratio.
+ */
+const unmeasured = (s, otlpSink, redisCheck) => {
+  if (s.sampleRatio !== undefined) {
+    if (otlpSink === null) return "the OTLP sink did not answer"
+    if (s.otlpExports.requests === 0 && s.sampleRatio * s.responses >= 100) return `${s.target} exported no spans`
+  }
+  const redis = redisCheck?.targets[s.target]
+  if (redis !== undefined) {
+    if (!redis.metrics) return `${s.target}'s /metrics did not answer`
+    if (redis.redisErrors > 0 || redis.limitFallbackActive) return `${s.target} had Redis errors or fell back to local buckets`
+  }
+  return undefined
+}
+
+const judgeTargets = (byName, startupCpuMs, firstStartCpuMs, otlpSink, redisCheck) => {
   const meets = (c, v) => v !== null && Number.isFinite(v) && (c.at === "least" ? v >= c.bound : c.at === "most" ? v <= c.bound : v > c.bound)
   const out = []
   for (const c of TARGET_CHECKS) {
@@ -278,6 +297,8 @@ const judgeTargets = (byName, startupCpuMs, firstStartCpuMs) => {
     const byCpu = c.field === undefined && s.median.cpuUsPerReq > 0 && o.median.cpuUsPerReq > 0 ? o.median.cpuUsPerReq / s.median.cpuUsPerReq : null
     const idle = [s, o].filter((x) => x.median.targetCpuPct !== null && x.median.targetCpuPct < 85)
     if (c.field === undefined && idle.length > 0) verdict += ` (not CPU-bound: ${idle.map((x) => `${x.name} ${Math.round(x.median.targetCpuPct)}%`).join(", ")}; see the CPU ratio)`
+    const why = unmeasured(s, otlpSink, redisCheck)
+    if (why !== undefined) verdict = `NOT MEASURED: ${why}`
     out.push({ target: c.target, what: c.what, wanted: `${c.at === "least" ? "≥" : c.at === "most" ? "≤" : ">"} ${c.bound}×`, figure, paired, byCpu, verdict })
   }
   if (typeof firstStartCpuMs === "number") {
@@ -609,7 +630,7 @@ const main = async () => {
     [false, true, true, true, true, true, true, true, true, true, true, false, true, true, true, true, true, true]
   ))
   const gateways = used.filter((n) => TARGETS[n].kind === "gateway")
-  const targets = judgeTargets(byName, gateways.map((n) => running[n].startupCpuMs), firstStart?.cpuMs)
+  const targets = judgeTargets(byName, gateways.map((n) => running[n].startupCpuMs), firstStart?.cpuMs, otlpSink, redisCheck)
   if (targets.length > 0) {
     console.log("")
     console.log("targets of issue 10 (figure: the ratio of the two scenarios' medians, or ms of CPU; paired: the median of their rounds' own ratios;")
