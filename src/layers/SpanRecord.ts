@@ -38,16 +38,29 @@ const split = (ms: number): HrTime => {
 let lastSeconds = -1
 let lastDigits = ""
 
-/** Epoch milliseconds as OTLP's fixed64 nanoseconds, a decimal string, without a BigInt. */
+// "0" to "999": a millisecond's and a microsecond's three digits, zero-padded
+const threeDigits = Array.from({ length: 1_000 }, (_, n) => String(n).padStart(3, "0"))
+
+/**
+ * Epoch milliseconds as OTLP's fixed64 nanoseconds, a decimal string, without a BigInt: the
+ * seconds' digits made once a second, the nine below them from a table of three-digit groups
+ * (no pair allocated, no number converted: 8 times a request at a sample ratio of 1.0).
+ */
 export const millisNanos = (ms: number): string => {
-  const [seconds, nanos] = split(ms)
+  let seconds = Math.floor(ms / 1_000)
+  let nanos = Math.round((ms - seconds * 1_000) * 1_000_000)
+  if (nanos >= 1_000_000_000) {
+    seconds += 1
+    nanos -= 1_000_000_000
+  }
   if (seconds === 0) return String(nanos)
   if (seconds !== lastSeconds) {
     lastSeconds = seconds
     lastDigits = String(seconds)
   }
-  const tail = String(nanos)
-  return `${lastDigits}${"000000000".slice(tail.length)}${tail}`
+  const micros = Math.floor(nanos / 1_000)
+  const millis = Math.floor(micros / 1_000)
+  return lastDigits + threeDigits[millis]! + threeDigits[micros - millis * 1_000]! + threeDigits[nanos - micros * 1_000]!
 }
 
 export class SpanRecord implements ReadableSpan, ChildSpan {
