@@ -1,13 +1,15 @@
 // The OTLP/HTTP JSON body of a batch of finished spans, written by hand. The SDK's
 // JsonTraceSerializer builds the whole request as objects (a BigInt per timestamp), then
 // JSON.stringify and a TextEncoder; at a sample ratio of 1.0 that was ~20 µs of CPU per
-// request (four spans), the largest single cost of tracing. This writes the same document a
-// span at a time into one buffer, with no intermediate objects, leaving out what proto3's JSON mapping lets a
-// writer leave out (zero counts, empty lists, an unset status message): Jaeger and the
-// OpenTelemetry Collector read both the same. test/tracing/OtlpJson.test.ts checks that
-// JSON.parse of this equals JSON.parse of the SDK's output with those defaults removed.
+// request (four spans), the largest single cost of tracing. This writes the same document as
+// text, with no intermediate objects, leaving out what proto3's JSON mapping lets a writer
+// leave out (zero counts, empty lists, an unset status message): Jaeger and the OpenTelemetry
+// Collector read both the same. The exporter writes a batch span by span, each as it ends
+// (SpanBatches.ts: spanJson between singleScopeHead and singleScopeTail); otlpJson writes a
+// whole request of any spans at once. test/tracing/OtlpJson.test.ts and SpanBatches.test.ts
+// check that JSON.parse of either equals JSON.parse of the SDK's output, those defaults removed.
 import type { Attributes, AttributeValue, HrTime, Link, SpanContext } from "@opentelemetry/api"
-import type { IExportTraceServiceResponse, ISerializer } from "@opentelemetry/otlp-transformer"
+import type { IExportTraceServiceResponse } from "@opentelemetry/otlp-transformer"
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base"
 import { jsonString as str } from "../domain/JsonString.js"
 import { remembered } from "./JsonLine.js"
@@ -130,6 +132,21 @@ const writeRequest = (spans: ReadonlyArray<ReadableSpan>, out: (piece: string) =
   out("]}")
 }
 
+/** A span's JSON, as an element of a request's "spans" list. */
+export const spanJson = span
+
+type ResourceOf = ReadableSpan["resource"]
+type ScopeOf = ReadableSpan["instrumentationScope"]
+
+/** What precedes the spans of a request whose spans all share one resource and one scope (writeRequest's pieces). */
+export const singleScopeHead = (resource: ResourceOf, scope: ScopeOf): string =>
+  `{"resourceSpans":[{"resource":{${attributes(resource.attributes).slice(1)}},"scopeSpans":[` +
+  `{"scope":{"name":${str(scope.name)}${scope.version ? `,"version":${str(scope.version)}` : ""}},"spans":[`
+
+/** What follows them. */
+export const singleScopeTail = (resource: ResourceOf, scope: ScopeOf): string =>
+  `]${scope.schemaUrl ? `,"schemaUrl":${str(scope.schemaUrl)}` : ""}}]${resource.schemaUrl ? `,"schemaUrl":${str(resource.schemaUrl)}` : ""}}]}`
+
 /** The ExportTraceServiceRequest for `spans` as one string. */
 export const otlpJson = (spans: ReadonlyArray<ReadableSpan>): string => {
   let body = ""
@@ -137,37 +154,11 @@ export const otlpJson = (spans: ReadonlyArray<ReadableSpan>): string => {
   return body
 }
 
-// The body's UTF-8 bytes, each piece (a span) written into one buffer as it is made: a batch's
-// body as one string (~240 KB for 512 spans) went to V8's large-object space, was flattened
-// from thousands of pieces and then encoded, and large objects are freed only by full
-// collections. The buffer is sized from the last body, so it seldom grows.
-let lastBytes = 64 * 1024
-export const otlpJsonBytes = (spans: ReadonlyArray<ReadableSpan>): Buffer => {
-  let buf = Buffer.allocUnsafeSlow(Math.max(64 * 1024, Math.ceil(lastBytes * 1.25)))
-  let used = 0
-  writeRequest(spans, (piece) => {
-    if (piece.length * 3 > buf.length - used) { // UTF-8 takes at most 3 bytes per UTF-16 unit
-      const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, used + piece.length * 3))
-      buf.copy(bigger, 0, 0, used)
-      buf = bigger
-    }
-    used += buf.write(piece, used)
-  })
-  lastBytes = used
-  return buf.subarray(0, used)
-}
-
-/**
- * For the SDK's OTLP/HTTP transport: the body as UTF-8 bytes; the answer read as JSON, an
- * empty one or one that is not JSON being a success with nothing to report, as the SDK reads it.
- */
-export const otlpJsonSerializer: ISerializer<Array<ReadableSpan>, IExportTraceServiceResponse> = {
-  serializeRequest: (spans) => otlpJsonBytes(spans),
-  deserializeResponse: (data) => {
-    try {
-      return data.length === 0 ? {} : (JSON.parse(Buffer.from(data).toString("utf8")) as IExportTraceServiceResponse)
-    } catch {
-      return {}
-    }
+/** An export's answer, read as the SDK reads it: empty, or not JSON, is a success with nothing to report. */
+export const readExportResponse = (data: Uint8Array): IExportTraceServiceResponse => {
+  try {
+    return data.length === 0 ? {} : (JSON.parse(Buffer.from(data).toString("utf8")) as IExportTraceServiceResponse)
+  } catch {
+    return {}
   }
 }

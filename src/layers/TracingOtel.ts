@@ -1,7 +1,7 @@
 // Traces over OTLP/HTTP (SPEC §5). Spans are made only for sampled requests (PERFORMANCE.md:
 // @effect/opentelemetry's Effect spans cost ~250–300 µs a request whether sampled or not), as
-// SpanRecords, not through the SDK's Tracer (SpanRecord.ts says why); the SDK's
-// BatchSpanProcessor batches them (bounded queue) into the SDK's OTLP/HTTP transport, and the
+// SpanRecords, not through the SDK's Tracer (SpanRecord.ts says why); SpanBatches.ts writes each
+// as JSON when it ends into a batch (bounded queue) for the SDK's OTLP/HTTP transport, and the
 // provider @effect/opentelemetry runs owns the processor: flushed and shut down with the layer.
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import * as Resource from "@effect/opentelemetry/Resource"
@@ -9,14 +9,14 @@ import * as OtelTracer from "@effect/opentelemetry/Tracer"
 import { type SpanContext, SpanKind, TraceFlags } from "@opentelemetry/api"
 import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base"
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from "@opentelemetry/otlp-exporter-base/node-http"
-import { TraceExporterMetricsHelper } from "@opentelemetry/otlp-transformer"
-import { BatchSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base"
+import type { IExportTraceServiceResponse, ISerializer } from "@opentelemetry/otlp-transformer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { newSpanId, newTraceId, parseTraceParent } from "../domain/TraceParent.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { type Attributes, type ChildSpan, type RequestTrace, Tracing } from "../services/Tracing.js"
-import { otlpJsonSerializer } from "./OtlpJson.js"
+import { readExportResponse } from "./OtlpJson.js"
+import { type SpanBatch, SpanBatchProcessor } from "./SpanBatches.js"
 import { epochMillis, SpanRecord, type SpanSink } from "./SpanRecord.js"
 
 /** The spans of one sampled request: its server span, and children made under it. */
@@ -43,7 +43,7 @@ class SampledRequest implements RequestTrace {
   }
 }
 
-const TracingOtel = (processor: BatchSpanProcessor) => Layer.effect(
+const TracingOtel = (processor: SpanBatchProcessor) => Layer.effect(
   Tracing,
   Effect.gen(function* () {
     yield* OtelTracer.OtelTracerProvider // holds the processor: built first, closed last
@@ -74,18 +74,25 @@ const TracingOtel = (processor: BatchSpanProcessor) => Layer.effect(
   })
 )
 
+// a batch arrives as its body already: the serializer hands it over; the exporter's
+// self-observability counts its spans
+const batchSerializer: ISerializer<SpanBatch, IExportTraceServiceResponse> = {
+  serializeRequest: (batch) => batch.body,
+  deserializeResponse: readExportResponse
+}
+
 /**
  * The SDK's OTLP/HTTP JSON trace exporter (its transport: timeout, retries of retryable
- * answers, bounded concurrent exports) with the body written by OtlpJson.ts instead of
+ * answers, bounded concurrent exports) sending bodies written by OtlpJson.ts instead of
  * JsonTraceSerializer, which was the largest single cost of tracing at a ratio of 1.0.
  */
-class OtlpJsonTraceExporter extends OTLPExporterBase<Array<ReadableSpan>> {
+class OtlpJsonTraceExporter extends OTLPExporterBase<SpanBatch> {
   constructor(url: string, timeoutMillis: number) {
     super(createOtlpHttpExportDelegate(
       convertLegacyHttpOptions({ url, timeoutMillis }, "TRACES", "v1/traces", { "Content-Type": "application/json" }),
-      otlpJsonSerializer,
+      batchSerializer,
       "otlp_http_span_exporter",
-      TraceExporterMetricsHelper,
+      { name: "span", countItems: (batch) => batch.spans },
       undefined
     ))
   }
@@ -93,7 +100,7 @@ class OtlpJsonTraceExporter extends OTLPExporterBase<Array<ReadableSpan>> {
 
 /** The OTLP/HTTP exporter and tracer for `endpoint`: batched, bounded queue, flushed on close. */
 export const tracingOtel = (endpoint: string, serviceName: string) => {
-  const processor = new BatchSpanProcessor(new OtlpJsonTraceExporter(endpoint, 5_000), {
+  const processor = new SpanBatchProcessor(new OtlpJsonTraceExporter(endpoint, 5_000), {
     maxQueueSize: 4_096,
     maxExportBatchSize: 512,
     scheduledDelayMillis: 500
