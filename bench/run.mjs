@@ -257,11 +257,6 @@ const pairedRatio = (s, other) => {
 }
 
 /**
- * TARGET_CHECKS judged on this run (those whose scenarios ran), and target 7 on the gateways'
- * start-up. A throughput ratio is met when both its figures meet the bound; one that only the
- * paired ratio (or only the medians) meets says so.
- */
-/**
  * Why a scenario did not measure what its name says, or undefined: a tracing target whose
  * sampled requests reached no OTLP export (at 1.0, or enough requests at a lower ratio that
  * none sampled is out of the question), a Redis target with Redis errors or on its local
@@ -280,6 +275,11 @@ const unmeasured = (s, otlpSink, redisCheck) => {
   return undefined
 }
 
+/**
+ * TARGET_CHECKS judged on this run (those whose scenarios ran), and target 7 on the gateways'
+ * start-up. A throughput ratio is met when both its figures meet the bound; one that only the
+ * paired ratio (or only the medians) meets says so.
+ */
 const judgeTargets = (byName, startupCpuMs, firstStartCpuMs, otlpSink, redisCheck) => {
   const meets = (c, v) => v !== null && Number.isFinite(v) && (c.at === "least" ? v >= c.bound : c.at === "most" ? v <= c.bound : v > c.bound)
   const out = []

@@ -74,8 +74,9 @@ class Gathering {
 
 export class SpanBatchProcessor implements SpanProcessor {
   private readonly ready: Array<ClosedBatch> = []
-  // buffers of exported batches, for the next ones: a new 300 KB buffer a batch (external
-  // memory to V8) made it start full collections ~3× as often
+  // buffers of exported batches, for the next ones: with a new ~300 KB buffer a batch (external
+  // memory, which V8 answers with full collections) 10 s of load at 1.0 took 30–34 full
+  // collections; reused, none
   private readonly spare: Array<Buffer> = []
   private gathering: Gathering | undefined
   private waiting = 0 // spans in `ready` and `gathering`
