@@ -28,12 +28,12 @@ export const newSpanId = (): string => randomHex(8)
 // instructions a request (bench/count.mjs)
 const traceBytes = Buffer.alloc(24 * 64)
 
-/** `00-<new trace id>-<new span id>-00`: a new trace, not sampled; `traceIdOf` reads its trace id. */
-// 00-<32 hex>-<16 hex>-00: 55 characters
 // the version, flags and dashes stored byte by byte: text.write("00-") was a call into C++,
 // three a record (~4k instructions a request, bench/count.mjs)
 const zero = 0x30
 const dash = 0x2d
+
+/** `00-<new trace id>-<new span id>-00` (55 characters): a new trace, not sampled; `traceIdOf` reads its trace id. */
 export const newUnsampledTraceParent: () => string = pooledRecords(55, 64, (text) => {
   randomFillSync(traceBytes)
   let out = 0

@@ -147,7 +147,7 @@ export class SpanBatchProcessor implements SpanProcessor {
     }
     this.exporting = true
     this.waiting -= batch.spans
-    this.exporter.export({ body: batch.body, spans: batch.spans }, (result) => {
+    this.exporter.export(batch, (result) => {
       this.exporting = false
       // the transport is done with the body (sent, failed or timed out, its request destroyed)
       if (this.spare.length < 2) this.spare.push(batch.buffer)

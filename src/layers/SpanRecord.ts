@@ -23,15 +23,24 @@ const NONE: Array<never> = []
 /** Milliseconds since the epoch now, from the monotonic clock (as the SDK reads time). */
 export const epochMillis = (monotonic: number = performance.now()): number => performance.timeOrigin + monotonic
 
-/** Epoch milliseconds as [seconds, nanoseconds], split before scaling (a double holds ~2^53 ns). */
-const split = (ms: number): HrTime => {
-  let seconds = Math.floor(ms / 1_000)
-  let nanos = Math.round((ms - seconds * 1_000) * 1_000_000)
-  if (nanos >= 1_000_000_000) {
-    seconds += 1
-    nanos -= 1_000_000_000
+// the last splitMillis's parts: millisNanos reads them without a pair allocated
+let splitSeconds = 0
+let splitNanos = 0
+
+/** Epoch milliseconds into seconds and nanoseconds, split before scaling (a double holds ~2^53 ns). */
+const splitMillis = (ms: number): void => {
+  splitSeconds = Math.floor(ms / 1_000)
+  splitNanos = Math.round((ms - splitSeconds * 1_000) * 1_000_000)
+  if (splitNanos >= 1_000_000_000) {
+    splitSeconds += 1
+    splitNanos -= 1_000_000_000
   }
-  return [seconds, nanos]
+}
+
+/** Epoch milliseconds as [seconds, nanoseconds]. */
+const split = (ms: number): HrTime => {
+  splitMillis(ms)
+  return [splitSeconds, splitNanos]
 }
 
 // a batch's times fall in a few seconds: the seconds' digits are written once for each
@@ -47,12 +56,9 @@ const threeDigits = Array.from({ length: 1_000 }, (_, n) => String(n).padStart(3
  * (no pair allocated, no number converted: 8 times a request at a sample ratio of 1.0).
  */
 export const millisNanos = (ms: number): string => {
-  let seconds = Math.floor(ms / 1_000)
-  let nanos = Math.round((ms - seconds * 1_000) * 1_000_000)
-  if (nanos >= 1_000_000_000) {
-    seconds += 1
-    nanos -= 1_000_000_000
-  }
+  splitMillis(ms)
+  const seconds = splitSeconds
+  const nanos = splitNanos
   if (seconds === 0) return String(nanos)
   if (seconds !== lastSeconds) {
     lastSeconds = seconds
